@@ -1,0 +1,111 @@
+/* PIO and MMIO address spaces: sorted, non-overlapping ranges with binary-search lookup. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvmlab/bus.h"
+
+void bus_init(struct bus *b, const char *name)
+{
+	memset(b, 0, sizeof(*b));
+	b->name = name;
+}
+
+void bus_free(struct bus *b)
+{
+	free(b->ranges);
+	b->ranges = NULL;
+	b->nranges = b->cap = 0;
+}
+
+/* Index of the first range whose end lies above addr (where addr would go). */
+static size_t bus_lower_bound(const struct bus *b, uint64_t addr)
+{
+	size_t lo = 0, hi = b->nranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct bus_range *r = &b->ranges[mid];
+
+		if (r->base + (r->len - 1) < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int bus_register(struct bus *b, uint64_t base, uint64_t len, const char *name, bus_fn fn,
+		 void *opaque, struct errbuf *e)
+{
+	size_t at;
+
+	if (len == 0 || base + (len - 1) < base)
+		return err_set(e, "%s range for %s at 0x%llx of length 0x%llx is empty or wraps",
+			       b->name, name, (unsigned long long)base, (unsigned long long)len);
+	at = bus_lower_bound(b, base);
+	if (at < b->nranges && b->ranges[at].base <= base + (len - 1)) {
+		const struct bus_range *r = &b->ranges[at];
+
+		return err_set(e, "%s range 0x%llx-0x%llx for %s overlaps %s at 0x%llx-0x%llx",
+			       b->name, (unsigned long long)base,
+			       (unsigned long long)(base + len - 1), name, r->name,
+			       (unsigned long long)r->base,
+			       (unsigned long long)(r->base + r->len - 1));
+	}
+	if (b->nranges == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		struct bus_range *grown = realloc(b->ranges, cap * sizeof(*grown));
+
+		if (!grown)
+			return err_set(e, "out of memory registering %s on the %s bus", name,
+				       b->name);
+		b->ranges = grown;
+		b->cap = cap;
+	}
+	memmove(&b->ranges[at + 1], &b->ranges[at], (b->nranges - at) * sizeof(*b->ranges));
+	b->ranges[at] = (struct bus_range){
+		.base = base, .len = len, .fn = fn, .opaque = opaque, .name = name};
+	b->nranges++;
+	return 0;
+}
+
+int bus_unregister(struct bus *b, uint64_t base)
+{
+	size_t at = bus_lower_bound(b, base);
+
+	if (at == b->nranges || b->ranges[at].base != base)
+		return -1;
+	memmove(&b->ranges[at], &b->ranges[at + 1], (b->nranges - at - 1) * sizeof(*b->ranges));
+	b->nranges--;
+	return 0;
+}
+
+const struct bus_range *bus_find(const struct bus *b, uint64_t addr, uint32_t len)
+{
+	size_t at = bus_lower_bound(b, addr);
+	const struct bus_range *r;
+
+	if (at == b->nranges || len == 0)
+		return NULL;
+	r = &b->ranges[at];
+	if (addr < r->base || addr - r->base > r->len - len || len > r->len)
+		return NULL;
+	return r;
+}
+
+bool bus_access(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
+{
+	const struct bus_range *r = bus_find(b, addr, len);
+
+	if (r) {
+		r->fn(r->opaque, addr - r->base, data, len, is_write);
+		return true;
+	}
+	if (is_write) {
+		atomic_fetch_add_explicit(&b->unclaimed_writes, 1, memory_order_relaxed);
+	} else {
+		memset(data, 0xff, len);
+		atomic_fetch_add_explicit(&b->unclaimed_reads, 1, memory_order_relaxed);
+	}
+	return false;
+}

@@ -1,0 +1,165 @@
+/* Running a VM: vCPU threads, their loop around KVM_RUN, start, stop and wait. */
+#include <errno.h>
+#include <linux/kvm.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "kvmlab/kvm.h"
+#include "kvmlab/x86.h"
+#include "vm_internal.h"
+
+void vm_wait_cond_init(struct vm *vm)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->wait_cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+int vm_setup_long_mode(struct vm *vm, uint64_t entry, struct errbuf *e)
+{
+	if (x86_write_boot_tables(&vm->m.mem, e))
+		return -1;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+		struct kvm_mp_state runnable = {.mp_state = KVM_MP_STATE_RUNNABLE};
+		struct kvm_sregs sregs;
+		struct kvm_regs regs = {
+			.rip = entry, .rflags = 0x2, .rdi = i, .rsi = vm->nvcpus};
+
+		if (KVM_IOCTL(v->fd, KVM_GET_SREGS, &sregs, e, "reading segment registers"))
+			return -1;
+		x86_sregs_long_mode(&sregs);
+		if (KVM_IOCTL(v->fd, KVM_SET_SREGS, &sregs, e, "entering long mode") ||
+		    KVM_IOCTL(v->fd, KVM_SET_REGS, &regs, e, "setting the entry point"))
+			return -1;
+		/* With an in-kernel LAPIC, APs would otherwise wait for INIT/SIPI. */
+		if (vm->cfg.irqchip && i > 0 &&
+		    KVM_IOCTL(v->fd, KVM_SET_MP_STATE, &runnable, e, "making an AP runnable"))
+			return -1;
+	}
+	return 0;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	struct machine *m = &v->vm->m;
+	sigset_t kick;
+
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	while (!machine_stopping(m)) {
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				v->run->immediate_exit = 0;
+				continue;
+			}
+			machine_stop(m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
+				     strerror(errno));
+			break;
+		}
+		v->exits++;
+		if (exit_dispatch(&v->vm->exits, v) == EXIT_STOP)
+			break;
+	}
+	return NULL;
+}
+
+void vm_on_stop(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->wait_lock);
+	pthread_cond_broadcast(&vm->wait_cond);
+	pthread_mutex_unlock(&vm->wait_lock);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		/* immediate_exit closes the race with a vCPU about to enter KVM_RUN,
+		 * including one whose thread is still being started. */
+		v->run->immediate_exit = 1;
+		if (v->thread_started)
+			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	}
+}
+
+int vm_start(struct vm *vm, struct errbuf *e)
+{
+	sigset_t kick, old;
+	int r = 0;
+
+	if (vm->state != VM_CREATED)
+		return err_set(e, "cannot start a VM that is %s",
+			       vm->state == VM_RUNNING ? "already running" : "stopped");
+	/* vCPU threads unblock the kick signal themselves; no one else should take it. */
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &kick, &old);
+	vm->state = VM_RUNNING;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+		if (r) {
+			errno = r;
+			err_errno(e, "cannot start the thread of vCPU %u", i);
+			machine_stop(&vm->m, STOP_HOST_ERROR, 0, "%s", e->msg);
+			break;
+		}
+		v->thread_started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r ? -1 : 0;
+}
+
+static void timespec_after(struct timespec *ts, double seconds)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += (time_t)seconds;
+	ts->tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e)
+{
+	struct timespec deadline;
+	bool timed_out = false;
+
+	if (vm->state != VM_RUNNING)
+		return err_set(e, "cannot wait for a VM that is not running");
+	timespec_after(&deadline, timeout_s);
+	pthread_mutex_lock(&vm->wait_lock);
+	while (!machine_stopping(&vm->m) && !timed_out) {
+		if (timeout_s > 0)
+			timed_out = pthread_cond_timedwait(&vm->wait_cond, &vm->wait_lock,
+							   &deadline) == ETIMEDOUT;
+		else
+			pthread_cond_wait(&vm->wait_cond, &vm->wait_lock);
+	}
+	pthread_mutex_unlock(&vm->wait_lock);
+	if (timed_out)
+		machine_stop(&vm->m, STOP_TIMEOUT, 0, "guest still running after %g s; stopped",
+			     timeout_s);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->thread_started)
+			pthread_join(v->thread, NULL);
+		v->thread_started = false;
+	}
+	vm->state = VM_STOPPED;
+	return 0;
+}
+
+void vm_request_stop(struct vm *vm, const char *why)
+{
+	machine_stop(&vm->m, STOP_REQUESTED, 0, "%s", why);
+}

@@ -1,0 +1,16 @@
+/* The default machine's device list: one line per device model. */
+#include "kvmlab/devices.h"
+
+const struct device_type *const device_types[] = {
+	&uart16550_device,
+	&debugexit_device,
+	NULL,
+};
+
+int devices_attach_all(struct machine *m, struct errbuf *e)
+{
+	for (const struct device_type *const *t = device_types; *t; t++)
+		if ((*t)->attach(m, e))
+			return -1;
+	return 0;
+}

@@ -1,0 +1,64 @@
+/* Port-I/O and MMIO address spaces: devices claim ranges, exits are routed to them. */
+#ifndef KVMLAB_BUS_H
+#define KVMLAB_BUS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+/*
+ * A device's access callback. offset is relative to the start of the range the
+ * device registered; data holds len bytes (1, 2, 4 or 8 for port I/O and most
+ * MMIO) in guest byte order. On a read the device fills data. Callbacks may
+ * run on several vCPU threads at once: a device that keeps state shared
+ * between registers takes its own lock.
+ */
+typedef void (*bus_fn)(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
+
+struct bus_range {
+	uint64_t base;
+	uint64_t len;
+	bus_fn fn;
+	void *opaque;
+	const char *name;
+};
+
+/*
+ * One address space. Ranges are kept sorted for binary-search lookup.
+ * Registration happens while no vCPU runs (during set-up); lookups may then
+ * run concurrently from any number of vCPU threads.
+ */
+struct bus {
+	const char *name; /* "pio" or "mmio", for reports */
+	struct bus_range *ranges;
+	size_t nranges;
+	size_t cap;
+	atomic_uint_fast64_t unclaimed_reads;
+	atomic_uint_fast64_t unclaimed_writes;
+};
+
+void bus_init(struct bus *b, const char *name);
+void bus_free(struct bus *b);
+
+/* Claims [base, base + len). Refuses len 0, wrap-around and any overlap with
+ * a claimed range (the report names the range already there). */
+int bus_register(struct bus *b, uint64_t base, uint64_t len, const char *name, bus_fn fn,
+		 void *opaque, struct errbuf *e);
+
+/* Releases the range registered at exactly base; -1 if there is none. */
+int bus_unregister(struct bus *b, uint64_t base);
+
+/* The range containing [addr, addr + len), or NULL. */
+const struct bus_range *bus_find(const struct bus *b, uint64_t addr, uint32_t len);
+
+/*
+ * Routes one access. Returns true when a device claimed it. An unclaimed read
+ * fills data with all-ones; unclaimed accesses are counted either way, and the
+ * caller decides whether they are fatal (strict mode).
+ */
+bool bus_access(struct bus *b, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+#endif

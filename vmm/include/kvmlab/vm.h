@@ -1,0 +1,90 @@
+/* A KVM virtual machine: its vCPUs, their threads, and its lifecycle. */
+#ifndef KVMLAB_VM_H
+#define KVMLAB_VM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "exit.h"
+#include "machine.h"
+
+#define VM_MAX_VCPUS 256
+
+struct kvm_run;
+struct vm;
+
+struct vm_config {
+	const char *kvm_path; /* default "/dev/kvm" */
+	uint64_t mem_size;    /* bytes of RAM at guest-physical 0 */
+	unsigned ncpus;	      /* 1 .. VM_MAX_VCPUS and the KVM limit */
+	bool irqchip;	      /* in-kernel LAPIC/IOAPIC/PIC and PIT */
+	bool strict;	      /* unclaimed port/MMIO accesses stop the VM */
+	bool keep_virt;	      /* leave SVM/VMX visible in the guest's CPUID */
+	int console_fd;	      /* where COM1 output goes */
+};
+
+/* Fills in the defaults: 64 MiB, 1 vCPU, irqchip on, console on stdout. */
+void vm_config_default(struct vm_config *c);
+
+struct vcpu {
+	struct vm *vm;
+	unsigned id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+	uint64_t exits;
+};
+
+enum vm_state {
+	VM_CREATED,
+	VM_RUNNING,
+	VM_STOPPED,
+};
+
+struct vm {
+	struct machine m;
+	struct vm_config cfg;
+	int kvm_fd;
+	int vm_fd;
+	unsigned api_version;
+	void *ram;
+	struct exit_table exits;
+	enum vm_state state;
+	unsigned nvcpus;
+	struct vcpu vcpus[VM_MAX_VCPUS];
+	/* Signalled when the machine is asked to stop. */
+	pthread_mutex_t wait_lock;
+	pthread_cond_t wait_cond;
+};
+
+/*
+ * Opens KVM, checks its API version and the capabilities kvmlab needs,
+ * creates the VM with its RAM, in-kernel devices and vCPUs, and attaches the
+ * default devices. Returns NULL with e filled on any failure.
+ */
+struct vm *vm_create(const struct vm_config *cfg, struct errbuf *e);
+
+/* Puts every vCPU in 64-bit long mode at entry (identity-mapped low 4 GiB),
+ * with RDI = vCPU id and RSI = vCPU count. */
+int vm_setup_long_mode(struct vm *vm, uint64_t entry, struct errbuf *e);
+
+/* Starts one thread per vCPU. CREATED -> RUNNING; refused in other states. */
+int vm_start(struct vm *vm, struct errbuf *e);
+
+/* Waits until the machine stops or timeout_s passes (<= 0: no limit); on
+ * timeout records STOP_TIMEOUT. Then stops and joins every vCPU thread.
+ * RUNNING -> STOPPED. */
+int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e);
+
+/* Asks a running VM to stop (from any thread, or a signal-safe context is NOT
+ * supported: call it from a thread). */
+void vm_request_stop(struct vm *vm, const char *why);
+
+/* Frees everything; stops and joins vCPUs first if they still run. */
+void vm_destroy(struct vm *vm);
+
+#endif
