@@ -44,6 +44,40 @@ int vm_setup_long_mode(struct vm *vm, uint64_t entry, struct errbuf *e)
 	return 0;
 }
 
+static const char *const vm_state_names[] = {
+	[VM_CREATED] = "created",
+	[VM_RUNNING] = "running",
+	[VM_PAUSED] = "paused",
+	[VM_STOPPED] = "stopped",
+};
+
+const char *vm_state_name(enum vm_state s)
+{
+	return (unsigned)s <= VM_STOPPED ? vm_state_names[s] : "invalid";
+}
+
+/* Parks the calling vCPU until the VM resumes or stops. */
+static void vcpu_park(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->wait_lock);
+	vm->parked++;
+	pthread_cond_broadcast(&vm->wait_cond);
+	while (vm->pause_requested && !machine_stopping(&vm->m))
+		pthread_cond_wait(&vm->park_cond, &vm->wait_lock);
+	vm->parked--;
+	pthread_mutex_unlock(&vm->wait_lock);
+}
+
+static bool vcpu_should_park(struct vm *vm)
+{
+	bool pause;
+
+	pthread_mutex_lock(&vm->wait_lock);
+	pause = vm->pause_requested;
+	pthread_mutex_unlock(&vm->wait_lock);
+	return pause;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -56,7 +90,10 @@ static void *vcpu_thread(void *arg)
 	while (!machine_stopping(m)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
+				/* Kicked: reset first, then look at why (pause or stop). */
 				v->run->immediate_exit = 0;
+				if (vcpu_should_park(v->vm))
+					vcpu_park(v->vm);
 				continue;
 			}
 			machine_stop(m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
@@ -70,13 +107,9 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-void vm_on_stop(void *opaque)
+/* Makes every vCPU leave KVM_RUN soon and look at the VM's flags. */
+static void vm_kick_all(struct vm *vm)
 {
-	struct vm *vm = opaque;
-
-	pthread_mutex_lock(&vm->wait_lock);
-	pthread_cond_broadcast(&vm->wait_cond);
-	pthread_mutex_unlock(&vm->wait_lock);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -88,19 +121,63 @@ void vm_on_stop(void *opaque)
 	}
 }
 
+void vm_on_stop(void *opaque)
+{
+	struct vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->wait_lock);
+	pthread_cond_broadcast(&vm->wait_cond);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->wait_lock);
+	vm_kick_all(vm);
+}
+
+int vm_pause(struct vm *vm, struct errbuf *e)
+{
+	enum vm_state s = vm_get_state(vm);
+
+	if (s != VM_RUNNING)
+		return err_set(e, "cannot pause a VM that is %s", vm_state_name(s));
+	pthread_mutex_lock(&vm->wait_lock);
+	vm->pause_requested = true;
+	pthread_mutex_unlock(&vm->wait_lock);
+	vm_kick_all(vm);
+	pthread_mutex_lock(&vm->wait_lock);
+	while (vm->parked < vm->nvcpus && !machine_stopping(&vm->m))
+		pthread_cond_wait(&vm->wait_cond, &vm->wait_lock);
+	pthread_mutex_unlock(&vm->wait_lock);
+	if (machine_stopping(&vm->m))
+		return err_set(e, "the VM stopped while being paused");
+	atomic_store(&vm->state, VM_PAUSED);
+	return 0;
+}
+
+int vm_resume(struct vm *vm, struct errbuf *e)
+{
+	enum vm_state s = vm_get_state(vm);
+
+	if (s != VM_PAUSED)
+		return err_set(e, "cannot resume a VM that is %s", vm_state_name(s));
+	pthread_mutex_lock(&vm->wait_lock);
+	vm->pause_requested = false;
+	atomic_store(&vm->state, VM_RUNNING);
+	pthread_cond_broadcast(&vm->park_cond);
+	pthread_mutex_unlock(&vm->wait_lock);
+	return 0;
+}
+
 int vm_start(struct vm *vm, struct errbuf *e)
 {
 	sigset_t kick, old;
 	int r = 0;
 
-	if (vm->state != VM_CREATED)
-		return err_set(e, "cannot start a VM that is %s",
-			       vm->state == VM_RUNNING ? "already running" : "stopped");
+	if (vm_get_state(vm) != VM_CREATED)
+		return err_set(e, "cannot start a VM that is %s", vm_state_name(vm_get_state(vm)));
 	/* vCPU threads unblock the kick signal themselves; no one else should take it. */
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
-	vm->state = VM_RUNNING;
+	atomic_store(&vm->state, VM_RUNNING);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -130,11 +207,12 @@ static void timespec_after(struct timespec *ts, double seconds)
 
 int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e)
 {
+	enum vm_state s = vm_get_state(vm);
 	struct timespec deadline;
 	bool timed_out = false;
 
-	if (vm->state != VM_RUNNING)
-		return err_set(e, "cannot wait for a VM that is not running");
+	if (s != VM_RUNNING && s != VM_PAUSED)
+		return err_set(e, "cannot wait for a VM that is %s", vm_state_name(s));
 	timespec_after(&deadline, timeout_s);
 	pthread_mutex_lock(&vm->wait_lock);
 	while (!machine_stopping(&vm->m) && !timed_out) {
@@ -155,11 +233,14 @@ int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e)
 			pthread_join(v->thread, NULL);
 		v->thread_started = false;
 	}
-	vm->state = VM_STOPPED;
+	atomic_store(&vm->state, VM_STOPPED);
 	return 0;
 }
 
 void vm_request_stop(struct vm *vm, const char *why)
 {
+	/* A VM that never started has no threads to stop: it goes straight to STOPPED. */
+	if (vm_get_state(vm) == VM_CREATED)
+		atomic_store(&vm->state, VM_STOPPED);
 	machine_stop(&vm->m, STOP_REQUESTED, 0, "%s", why);
 }

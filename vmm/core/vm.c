@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -16,8 +17,6 @@
 
 #define TSS_ADDR	  0xfffbd000ul
 #define IDENTITY_MAP_ADDR 0xfffbc000ul
-#define MMIO_HOLE_START	  (3ull << 30)
-#define HIGH_RAM_START	  (4ull << 30)
 
 void vm_config_default(struct vm_config *c)
 {
@@ -30,8 +29,31 @@ void vm_config_default(struct vm_config *c)
 	};
 }
 
+/* KVMLAB_EXTRA_CAPS=N[,N...] adds capability numbers to require, so tests can
+ * drive the missing-capability path against a real KVM. */
+static int vm_check_extra_caps(struct vm *vm, struct errbuf *e)
+{
+	const char *list = getenv("KVMLAB_EXTRA_CAPS");
+	char name[32];
+
+	while (list && *list) {
+		char *end;
+		long cap = strtol(list, &end, 10);
+
+		if (end == list)
+			return err_set(e, "KVMLAB_EXTRA_CAPS: '%s' is not a capability number", list);
+		snprintf(name, sizeof(name), "number %ld", cap);
+		if (kvm_require_cap(vm->kvm_fd, cap, name, e))
+			return -1;
+		list = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
 static int vm_check_caps(struct vm *vm, struct errbuf *e)
 {
+	if (vm_check_extra_caps(vm, e))
+		return -1;
 	if (kvm_require_cap(vm->kvm_fd, KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", e) ||
 	    kvm_require_cap(vm->kvm_fd, KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT", e) ||
 	    kvm_require_cap(vm->kvm_fd, KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID", e))
@@ -52,48 +74,6 @@ static int vm_max_vcpus(struct vm *vm, struct errbuf *e)
 	if (max <= 0)
 		max = 4; /* the API's documented floor */
 	return max < VM_MAX_VCPUS ? max : VM_MAX_VCPUS;
-}
-
-static int vm_map_ram_slot(struct vm *vm, uint32_t slot, uint64_t gpa, uint64_t size,
-			   uint8_t *host, struct errbuf *e)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = slot,
-		.guest_phys_addr = gpa,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)host,
-	};
-
-	if (KVM_IOCTL(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r, e, "mapping guest RAM"))
-		return -1;
-	return gmem_add(&vm->m.mem, gpa, size, host, 0, e);
-}
-
-/* RAM from 0 up to the MMIO hole at 3 GiB; the rest continues at 4 GiB. */
-static int vm_setup_ram(struct vm *vm, struct errbuf *e)
-{
-	uint64_t size = vm->cfg.mem_size;
-	uint64_t low = size < MMIO_HOLE_START ? size : MMIO_HOLE_START;
-
-	if (size < (2ull << 20) || size % 4096)
-		return err_set(e, "guest memory size %llu is not a multiple of 4 KiB of at least "
-				  "2 MiB",
-			       (unsigned long long)size);
-	vm->ram = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		return err_errno(e, "cannot reserve %llu MiB of guest RAM",
-				 (unsigned long long)(size >> 20));
-	}
-	/* Debian enables THP for all memory: keep the default policy at 4 KiB pages. */
-	madvise(vm->ram, size, MADV_NOHUGEPAGE);
-	if (vm_map_ram_slot(vm, 0, 0, low, vm->ram, e))
-		return -1;
-	if (size > low && vm_map_ram_slot(vm, 1, HIGH_RAM_START, size - low,
-					  (uint8_t *)vm->ram + low, e))
-		return -1;
-	return 0;
 }
 
 static int vm_setup_irqchip(struct vm *vm, struct errbuf *e)
@@ -199,6 +179,7 @@ struct vm *vm_create(const struct vm_config *cfg, struct errbuf *e)
 	vm->m.on_stop_opaque = vm;
 	pthread_mutex_init(&vm->wait_lock, NULL);
 	vm_wait_cond_init(vm);
+	pthread_cond_init(&vm->park_cond, NULL);
 	exit_table_init(&vm->exits);
 	vm_install_kick_handler();
 
@@ -206,7 +187,7 @@ struct vm *vm_create(const struct vm_config *cfg, struct errbuf *e)
 	if (vm->kvm_fd < 0 || vm_check_caps(vm, e))
 		goto fail;
 	vm->vm_fd = KVM_IOCTL(vm->kvm_fd, KVM_CREATE_VM, NULL, e, "creating the VM");
-	if (vm->vm_fd < 0 || vm_setup_irqchip(vm, e) || vm_setup_ram(vm, e) ||
+	if (vm->vm_fd < 0 || vm_setup_irqchip(vm, e) || vm_memory_init(vm, e) ||
 	    vm_create_vcpus(vm, e) || devices_attach_all(&vm->m, e))
 		goto fail;
 	vm->state = VM_CREATED;
@@ -220,7 +201,7 @@ void vm_destroy(struct vm *vm)
 {
 	if (!vm)
 		return;
-	if (vm->state == VM_RUNNING) {
+	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED) {
 		struct errbuf ignored;
 
 		vm_request_stop(vm, "VM destroyed while running");
@@ -235,13 +216,13 @@ void vm_destroy(struct vm *vm)
 		if (v->fd >= 0)
 			close(v->fd);
 	}
-	if (vm->ram)
-		munmap(vm->ram, vm->cfg.mem_size);
+	vm_memory_destroy(vm);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
 	pthread_cond_destroy(&vm->wait_cond);
+	pthread_cond_destroy(&vm->park_cond);
 	pthread_mutex_destroy(&vm->wait_lock);
 	free(vm);
 }

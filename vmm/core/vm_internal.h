@@ -12,6 +12,12 @@
 /* machine.on_stop for VMs: wakes vm_wait and kicks every vCPU out of KVM_RUN. */
 void vm_on_stop(void *opaque);
 
+/* Creates guest RAM (per cfg.mem_size and cfg.mem_policy) and its KVM slots. */
+int vm_memory_init(struct vm *vm, struct errbuf *e);
+
+/* Releases guest RAM; safe on a partly initialised VM. */
+void vm_memory_destroy(struct vm *vm);
+
 /* Initialises wait_cond on the monotonic clock. */
 void vm_wait_cond_init(struct vm *vm);
 

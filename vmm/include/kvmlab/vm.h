@@ -3,6 +3,7 @@
 #define KVMLAB_VM_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,7 +17,9 @@ struct kvm_run;
 struct vm;
 
 struct vm_config {
+	const char *name;     /* shown by `kvmlab ls` and in reports; may be NULL */
 	const char *kvm_path; /* default "/dev/kvm" */
+	const char *mem_policy; /* memory policy spec "NAME[:k=v,...]"; NULL means "anon" */
 	uint64_t mem_size;    /* bytes of RAM at guest-physical 0 */
 	unsigned ncpus;	      /* 1 .. VM_MAX_VCPUS and the KVM limit */
 	bool irqchip;	      /* in-kernel LAPIC/IOAPIC/PIC and PIT */
@@ -39,11 +42,20 @@ struct vcpu {
 	uint64_t exits;
 };
 
+/*
+ * The lifecycle. Transitions:
+ *   CREATED --vm_start--> RUNNING --vm_pause--> PAUSED --vm_resume--> RUNNING
+ *   RUNNING or PAUSED --(a stop request, then vm_wait)--> STOPPED
+ * Anything else is refused with a report naming both states.
+ */
 enum vm_state {
 	VM_CREATED,
 	VM_RUNNING,
+	VM_PAUSED,
 	VM_STOPPED,
 };
+
+const char *vm_state_name(enum vm_state s);
 
 struct vm {
 	struct machine m;
@@ -53,12 +65,18 @@ struct vm {
 	unsigned api_version;
 	void *ram;
 	struct exit_table exits;
-	enum vm_state state;
+	_Atomic enum vm_state state;
 	unsigned nvcpus;
 	struct vcpu vcpus[VM_MAX_VCPUS];
-	/* Signalled when the machine is asked to stop. */
+	/* wait_lock guards the lifecycle: wait_cond is signalled when the machine
+	 * is asked to stop and when a vCPU parks; park_cond releases parked vCPUs. */
 	pthread_mutex_t wait_lock;
 	pthread_cond_t wait_cond;
+	pthread_cond_t park_cond;
+	bool pause_requested;
+	unsigned parked;
+	/* Memory-policy state, owned by the memory subsystem (memory.c). */
+	void *mem_state;
 };
 
 /*
@@ -80,9 +98,20 @@ int vm_start(struct vm *vm, struct errbuf *e);
  * RUNNING -> STOPPED. */
 int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e);
 
-/* Asks a running VM to stop (from any thread, or a signal-safe context is NOT
- * supported: call it from a thread). */
+/* Asks a running or paused VM to stop; vm_wait then finishes the job.
+ * Call from a thread, not a signal handler. */
 void vm_request_stop(struct vm *vm, const char *why);
+
+/* RUNNING -> PAUSED: returns once every vCPU is out of KVM_RUN and parked. */
+int vm_pause(struct vm *vm, struct errbuf *e);
+
+/* PAUSED -> RUNNING. */
+int vm_resume(struct vm *vm, struct errbuf *e);
+
+static inline enum vm_state vm_get_state(struct vm *vm)
+{
+	return atomic_load(&vm->state);
+}
 
 /* Frees everything; stops and joins vCPUs first if they still run. */
 void vm_destroy(struct vm *vm);
