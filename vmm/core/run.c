@@ -78,32 +78,36 @@ static bool vcpu_should_park(struct vm *vm)
 	return pause;
 }
 
+enum exit_action vcpu_step(struct vcpu *v)
+{
+	struct machine *m = &v->vm->m;
+
+	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+		if (errno == EINTR || errno == EAGAIN) {
+			/* Kicked: reset first, then look at why (pause or stop). */
+			v->run->immediate_exit = 0;
+			if (vcpu_should_park(v->vm))
+				vcpu_park(v->vm);
+			return machine_stopping(m) ? EXIT_STOP : EXIT_RESUME;
+		}
+		machine_stop(m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
+			     strerror(errno));
+		return EXIT_STOP;
+	}
+	v->exits++;
+	return exit_dispatch(&v->vm->exits, v);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
-	struct machine *m = &v->vm->m;
 	sigset_t kick;
 
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	while (!machine_stopping(m)) {
-		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				/* Kicked: reset first, then look at why (pause or stop). */
-				v->run->immediate_exit = 0;
-				if (vcpu_should_park(v->vm))
-					vcpu_park(v->vm);
-				continue;
-			}
-			machine_stop(m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
-				     strerror(errno));
-			break;
-		}
-		v->exits++;
-		if (exit_dispatch(&v->vm->exits, v) == EXIT_STOP)
-			break;
-	}
+	while (!machine_stopping(&v->vm->m) && vcpu_step(v) == EXIT_RESUME)
+		;
 	return NULL;
 }
 

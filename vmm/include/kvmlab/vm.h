@@ -102,6 +102,13 @@ int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e);
  * Call from a thread, not a signal handler. */
 void vm_request_stop(struct vm *vm, const char *why);
 
+/*
+ * One trip through the exit path on the calling thread: KVM_RUN, then the
+ * handler for the exit it returned. The vCPU threads loop on this; benchmarks
+ * and single-threaded tests may call it directly on a CREATED VM's vCPU.
+ */
+enum exit_action vcpu_step(struct vcpu *v);
+
 /* RUNNING -> PAUSED: returns once every vCPU is out of KVM_RUN and parked. */
 int vm_pause(struct vm *vm, struct errbuf *e);
 
