@@ -10,8 +10,17 @@ __attribute__((weak)) void guest_ap_main(unsigned cpu, unsigned ncpus)
 	cpu_halt_forever();
 }
 
+static volatile int idt_ready;
+
 void guest_start(uint64_t cpu, uint64_t ncpus)
 {
+	if (cpu == 0) {
+		guest_idt_init();
+		__atomic_store_n(&idt_ready, 1, __ATOMIC_RELEASE);
+	}
+	while (!__atomic_load_n(&idt_ready, __ATOMIC_ACQUIRE))
+		cpu_relax();
+	guest_idt_load();
 	if (cpu != 0) {
 		guest_ap_main((unsigned)cpu, (unsigned)ncpus);
 		cpu_halt_forever();

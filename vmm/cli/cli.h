@@ -13,6 +13,7 @@ enum cli_status {
 	CLI_HOST_ERROR = 4,   /* no usable KVM, a missing capability, an ioctl failure */
 	CLI_GUEST_SHUTDOWN = 6, /* the guest triple-faulted */
 	CLI_GUEST_ERROR = 8,  /* entry failure, internal error, unknown exit, strict-mode access */
+	CLI_GUEST_ASSERT = 10, /* the guest's test failed an assertion or took an exception */
 	CLI_TIMEOUT = 124,    /* --timeout passed */
 	CLI_SIGNALLED = 128,  /* plus the signal number, when stopped by SIGINT/SIGTERM/SIGHUP */
 };

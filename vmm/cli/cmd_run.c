@@ -101,7 +101,10 @@ static int status_of(enum stop_kind kind, int code)
 	case STOP_POWEROFF:
 	case STOP_RESET:
 	case STOP_REQUESTED:
+	case STOP_GUEST_DONE:
 		return CLI_OK;
+	case STOP_GUEST_ASSERT:
+		return CLI_GUEST_ASSERT;
 	case STOP_SHUTDOWN:
 		return CLI_GUEST_SHUTDOWN;
 	case STOP_TIMEOUT:

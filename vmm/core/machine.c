@@ -17,6 +17,8 @@ static const char *const stop_kind_names[] = {
 	[STOP_HOST_ERROR] = "host-error",
 	[STOP_TIMEOUT] = "timeout",
 	[STOP_REQUESTED] = "requested",
+	[STOP_GUEST_DONE] = "guest-done",
+	[STOP_GUEST_ASSERT] = "guest-assert",
 };
 
 const char *stop_kind_name(enum stop_kind kind)

@@ -37,7 +37,7 @@ int vm_setup_long_mode(struct vm *vm, uint64_t entry, struct errbuf *e)
 		    KVM_IOCTL(v->fd, KVM_SET_REGS, &regs, e, "setting the entry point"))
 			return -1;
 		/* With an in-kernel LAPIC, APs would otherwise wait for INIT/SIPI. */
-		if (vm->cfg.irqchip && i > 0 &&
+		if (vm->cfg.irqchip && i > 0 && !vm->cfg.aps_wait_sipi &&
 		    KVM_IOCTL(v->fd, KVM_SET_MP_STATE, &runnable, e, "making an AP runnable"))
 			return -1;
 	}

@@ -52,6 +52,8 @@ static int vm_check_extra_caps(struct vm *vm, struct errbuf *e)
 
 static int vm_check_caps(struct vm *vm, struct errbuf *e)
 {
+	if (vm->cfg.aps_wait_sipi && !vm->cfg.irqchip)
+		return err_set(e, "APs can wait for INIT/SIPI only with the in-kernel irqchip");
 	if (vm_check_extra_caps(vm, e))
 		return -1;
 	if (kvm_require_cap(vm->kvm_fd, KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY", e) ||

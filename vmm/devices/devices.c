@@ -4,6 +4,7 @@
 const struct device_type *const device_types[] = {
 	&uart16550_device,
 	&debugexit_device,
+	&ucall_device,
 	NULL,
 };
 

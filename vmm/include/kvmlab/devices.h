@@ -25,6 +25,7 @@ int devices_attach_all(struct machine *m, struct errbuf *e);
 /* Individual devices, for tests and fuzz targets. */
 extern const struct device_type uart16550_device;
 extern const struct device_type debugexit_device;
+extern const struct device_type ucall_device;
 
 #define COM1_PORT	 0x3f8
 #define DEBUG_EXIT_PORT	 0xf4

@@ -10,6 +10,8 @@
 #include "err.h"
 #include "gmem.h"
 
+struct ucall_abi;
+
 /* Why a machine stopped; the kvmlab command maps each kind to an exit status. */
 enum stop_kind {
 	STOP_NONE = 0,
@@ -22,6 +24,8 @@ enum stop_kind {
 	STOP_HOST_ERROR,  /* an ioctl or host resource failed while running */
 	STOP_TIMEOUT,	  /* the run's time limit passed */
 	STOP_REQUESTED,	  /* the host asked (control API, signal) */
+	STOP_GUEST_DONE,  /* the guest's test reported success (ucall DONE) */
+	STOP_GUEST_ASSERT, /* the guest's test failed an assertion or took a fault */
 };
 
 const char *stop_kind_name(enum stop_kind kind);
@@ -55,6 +59,10 @@ struct machine {
 	void *on_stop_opaque;
 
 	struct machine_cleanup *cleanups;
+
+	/* The ucall hook (see ucall.h); NULL for the default action only. */
+	bool (*on_ucall)(void *opaque, struct machine *m, const struct ucall_abi *uc);
+	void *on_ucall_opaque;
 };
 
 void machine_init(struct machine *m);

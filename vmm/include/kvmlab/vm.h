@@ -25,6 +25,8 @@ struct vm_config {
 	bool irqchip;	      /* in-kernel LAPIC/IOAPIC/PIC and PIT */
 	bool strict;	      /* unclaimed port/MMIO accesses stop the VM */
 	bool keep_virt;	      /* leave SVM/VMX visible in the guest's CPUID */
+	bool aps_wait_sipi;   /* APs wait for the guest's INIT/SIPI instead of entering at
+				 the entry point (needs irqchip) */
 	int console_fd;	      /* where COM1 output goes */
 };
 
@@ -77,6 +79,8 @@ struct vm {
 	unsigned parked;
 	/* Memory-policy state, owned by the memory subsystem (memory.c). */
 	void *mem_state;
+	/* Exit statistics (stats.c), allocated on first stats_enable. */
+	struct vm_stats *stats;
 };
 
 /*
