@@ -142,3 +142,30 @@ def test_unknown_command(kvmlab):
     out = kvmlab("frobnicate")
     assert out.returncode == 2
     assert out.stderr == "kvmlab: unknown command 'frobnicate' (see 'kvmlab --help')\n"
+
+
+# Guest test results through ucall: DONE, ASSERT with file/line/values, and the first fault.
+
+@pytest.mark.kvm
+def test_ucall_done_is_success(kvmlab, guest):
+    out = kvmlab("run", "--guest", guest("done"))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ("guest: all stages reached\n"
+                          "kvmlab: guest-done: guest test done on CPU 0\n")
+
+
+@pytest.mark.kvm
+def test_ucall_assert_names_file_line_and_values(kvmlab, guest):
+    out = kvmlab("run", "--guest", guest("assert"), "--cpus", "3")
+    assert out.returncode == 10
+    assert out.stderr == ("kvmlab: guest-assert: guest ASSERT on CPU 0 at guests/assert.c:6: "
+                          "ncpus + 1 == 3 (0x4, 0x3)\n")
+
+
+@pytest.mark.kvm
+def test_first_guest_fault_is_reported(kvmlab, guest):
+    out = kvmlab("run", "--guest", guest("fault"))
+    assert out.stdout == "touching unmapped memory\n"
+    assert out.returncode == 10
+    assert out.stderr.startswith("kvmlab: guest-assert: guest FAULT on CPU 0: #PF (vector 14)")
+    assert out.stderr.rstrip().endswith("CR2 0x200000000")
