@@ -78,51 +78,105 @@ static bool vcpu_should_park(struct vm *vm)
 	return pause;
 }
 
+uint64_t sched_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* After a kick: reset immediate_exit first, then look at why (pause, stop or preemption). */
+static enum exit_action vcpu_after_kick(struct vcpu *v)
+{
+	v->run->immediate_exit = 0;
+	if (vcpu_should_park(v->vm))
+		vcpu_park(v->vm);
+	return machine_stopping(&v->vm->m) ? EXIT_STOP : EXIT_RESUME;
+}
+
 enum exit_action vcpu_step(struct vcpu *v)
 {
-	struct machine *m = &v->vm->m;
+	struct vm *vm = v->vm;
+	const struct sched_ops *s = vm->sched;
+	uint64_t entered = 0;
+	int r;
 
-	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
-		if (errno == EINTR || errno == EAGAIN) {
-			/* Kicked: reset first, then look at why (pause or stop). */
-			v->run->immediate_exit = 0;
-			if (vcpu_should_park(v->vm))
-				vcpu_park(v->vm);
-			return machine_stopping(m) ? EXIT_STOP : EXIT_RESUME;
-		}
-		machine_stop(m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
+	if (s->enter && !s->enter(vm->sched_state, v))
+		return vcpu_after_kick(v);
+	if (s->leave)
+		entered = sched_now_ns();
+	r = ioctl(v->fd, KVM_RUN, 0);
+	if (s->leave)
+		s->leave(vm->sched_state, v, sched_now_ns() - entered);
+	if (r < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return vcpu_after_kick(v);
+		machine_stop(&vm->m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
 			     strerror(errno));
 		return EXIT_STOP;
 	}
 	v->exits++;
-	return exit_dispatch(&v->vm->exits, v);
+	return exit_dispatch(&vm->exits, v);
 }
 
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
+	struct vm *vm = v->vm;
+	struct errbuf e;
 	sigset_t kick;
 
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
-	while (!machine_stopping(&v->vm->m) && vcpu_step(v) == EXIT_RESUME)
+	if (vm->sched->vcpu_start && vm->sched->vcpu_start(vm->sched_state, v, &e)) {
+		machine_stop(&vm->m, STOP_HOST_ERROR, 0, "scheduler %s, vCPU %u: %s",
+			     vm->sched->name, v->id, e.msg);
+		return NULL;
+	}
+	while (!machine_stopping(&vm->m) && vcpu_step(v) == EXIT_RESUME)
 		;
 	return NULL;
+}
+
+/* Calls the policy's tick every tick_ns until the machine stops. */
+static void *sched_thread(void *arg)
+{
+	struct vm *vm = arg;
+	uint64_t period = vm->sched->tick_ns;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while (!machine_stopping(&vm->m)) {
+		next.tv_nsec += (long)(period % 1000000000ull);
+		next.tv_sec += (time_t)(period / 1000000000ull);
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		vm->sched->tick(vm->sched_state, sched_now_ns());
+	}
+	return NULL;
+}
+
+void vcpu_kick(struct vcpu *v)
+{
+	/* immediate_exit closes the race with a vCPU about to enter KVM_RUN,
+	 * including one whose thread is still being started. */
+	v->run->immediate_exit = 1;
+	if (v->thread_started)
+		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
 }
 
 /* Makes every vCPU leave KVM_RUN soon and look at the VM's flags. */
 static void vm_kick_all(struct vm *vm)
 {
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vcpu *v = &vm->vcpus[i];
-
-		/* immediate_exit closes the race with a vCPU about to enter KVM_RUN,
-		 * including one whose thread is still being started. */
-		v->run->immediate_exit = 1;
-		if (v->thread_started)
-			pthread_kill(v->thread, VCPU_KICK_SIGNAL);
-	}
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	if (vm->sched && vm->sched->kick)
+		vm->sched->kick(vm->sched_state);
 }
 
 void vm_on_stop(void *opaque)
@@ -194,6 +248,15 @@ int vm_start(struct vm *vm, struct errbuf *e)
 		}
 		v->thread_started = true;
 	}
+	if (r == 0 && vm->sched->tick && vm->sched->tick_ns) {
+		r = pthread_create(&vm->sched_thread, NULL, sched_thread, vm);
+		if (r) {
+			errno = r;
+			err_errno(e, "cannot start the %s scheduler thread", vm->sched->name);
+			machine_stop(&vm->m, STOP_HOST_ERROR, 0, "%s", e->msg);
+		}
+		vm->sched_thread_started = r == 0;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r ? -1 : 0;
 }
@@ -237,6 +300,9 @@ int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e)
 			pthread_join(v->thread, NULL);
 		v->thread_started = false;
 	}
+	if (vm->sched_thread_started)
+		pthread_join(vm->sched_thread, NULL);
+	vm->sched_thread_started = false;
 	atomic_store(&vm->state, VM_STOPPED);
 	return 0;
 }

@@ -146,6 +146,17 @@ static int vm_create_vcpus(struct vm *vm, struct errbuf *e)
 	return r;
 }
 
+static int vm_sched_init(struct vm *vm, struct errbuf *e)
+{
+	const char *args;
+	const struct sched_ops *ops = sched_find(vm->cfg.sched, &args, e);
+
+	if (!ops || ops->create(vm, args, &vm->sched_state, e))
+		return -1;
+	vm->sched = ops;
+	return 0;
+}
+
 static void vm_kick_handler(int sig)
 {
 	(void)sig;
@@ -190,7 +201,7 @@ struct vm *vm_create(const struct vm_config *cfg, struct errbuf *e)
 		goto fail;
 	vm->vm_fd = KVM_IOCTL(vm->kvm_fd, KVM_CREATE_VM, NULL, e, "creating the VM");
 	if (vm->vm_fd < 0 || vm_setup_irqchip(vm, e) || vm_memory_init(vm, e) ||
-	    vm_create_vcpus(vm, e) || devices_attach_all(&vm->m, e))
+	    vm_create_vcpus(vm, e) || vm_sched_init(vm, e) || devices_attach_all(&vm->m, e))
 		goto fail;
 	vm->state = VM_CREATED;
 	return vm;
@@ -210,6 +221,8 @@ void vm_destroy(struct vm *vm)
 		vm_wait(vm, 0, &ignored);
 	}
 	machine_destroy(&vm->m);
+	if (vm->sched && vm->sched->destroy)
+		vm->sched->destroy(vm->sched_state);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "exit.h"
 #include "machine.h"
+#include "sched.h"
 
 #define VM_MAX_VCPUS 256
 
@@ -20,6 +21,7 @@ struct vm_config {
 	const char *name;     /* shown by `kvmlab ls` and in reports; may be NULL */
 	const char *kvm_path; /* default "/dev/kvm" */
 	const char *mem_policy; /* memory policy spec "NAME[:k=v,...]"; NULL means "anon" */
+	const char *sched;	/* vCPU scheduler spec "NAME[:k=v,...]"; NULL means "os" */
 	uint64_t mem_size;    /* bytes of RAM at guest-physical 0 */
 	unsigned ncpus;	      /* 1 .. VM_MAX_VCPUS and the KVM limit */
 	bool irqchip;	      /* in-kernel LAPIC/IOAPIC/PIC and PIT */
@@ -79,6 +81,11 @@ struct vm {
 	unsigned parked;
 	/* Memory-policy state, owned by the memory subsystem (memory.c). */
 	void *mem_state;
+	/* The vCPU scheduling policy (sched.h) and its tick thread. */
+	const struct sched_ops *sched;
+	void *sched_state;
+	pthread_t sched_thread;
+	bool sched_thread_started;
 	/* Exit statistics (stats.c), allocated on first stats_enable. */
 	struct vm_stats *stats;
 };
