@@ -4,7 +4,7 @@
 #define IDT_VECTORS  256
 #define STUB_SIZE    16
 #define GATE_INTR_64 0x8e /* present, DPL 0, 64-bit interrupt gate */
-#define SEL_CODE64   0x08
+#define SEL_CODE64   0x10 /* kvmlab's boot GDT (vmm/include/kvmlab/x86.h) */
 
 struct idt_gate {
 	uint16_t offset_low;

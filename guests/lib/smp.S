@@ -1,6 +1,6 @@
 /* AP start-up code for guests that boot their own APs with INIT/SIPI: real mode straight to long mode. */
-#define SEL_CODE64 0x08
-#define SEL_DATA   0x10
+#define SEL_CODE64 0x10 /* kvmlab's boot GDT (vmm/include/kvmlab/x86.h) */
+#define SEL_DATA   0x18
 #define MSR_EFER   0xc0000080
 #include "config.h"
 

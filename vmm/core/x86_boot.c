@@ -24,10 +24,11 @@
 
 #define TSS_LIMIT 0x67
 
-/* null, 64-bit code, data, and a 16-byte 64-bit TSS descriptor. */
+/* null, 32-bit code, 64-bit code, data, and a 16-byte 64-bit TSS descriptor. */
 static const uint64_t boot_gdt[] = {
 	0,
-	0x00af9b000000ffffull, /* code: present, DPL 0, execute/read, L=1, G=1 */
+	0x00cf9b000000ffffull, /* code32: present, DPL 0, execute/read, D=1, G=1 */
+	0x00af9b000000ffffull, /* code64: present, DPL 0, execute/read, L=1, G=1 */
 	0x00cf93000000ffffull, /* data: present, DPL 0, read/write, D/B=1, G=1 */
 	0x00008b0000000000ull | TSS_LIMIT, /* TSS: present, busy 64-bit TSS at base 0 */
 	0,

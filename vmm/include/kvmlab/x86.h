@@ -15,10 +15,12 @@
 #define X86_BOOT_AREA_END  0x8000ull
 #define X86_IDENTITY_LIMIT (4ull << 30)
 
-/* Selectors of the GDT x86_write_boot_tables builds. */
-#define X86_SEL_CODE64 0x08
-#define X86_SEL_DATA   0x10
-#define X86_SEL_TSS    0x18
+/* Selectors of the GDT x86_write_boot_tables builds. Code at 0x10 and data at
+ * 0x18 are what Linux's 64-bit boot protocol asks for (__BOOT_CS, __BOOT_DS). */
+#define X86_SEL_CODE32 0x08
+#define X86_SEL_CODE64 0x10
+#define X86_SEL_DATA   0x18
+#define X86_SEL_TSS    0x20
 
 /* Writes the GDT and the identity-mapping page tables into guest memory. */
 int x86_write_boot_tables(struct gmem *mem, struct errbuf *e);
