@@ -26,5 +26,7 @@ struct cli_command {
 
 int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
 
 #endif

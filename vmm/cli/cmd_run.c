@@ -5,91 +5,100 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "console.h"
+#include "kvmlab/boot.h"
+#include "kvmlab/config.h"
+#include "kvmlab/control.h"
 #include "kvmlab/loader.h"
-#include "kvmlab/parse.h"
+#include "kvmlab/stats.h"
+#include "kvmlab/x86_exits.h"
 #include "kvmlab/vm.h"
 
 #define LOW_RAM_LIMIT (3ull << 30)
 
-struct run_options {
-	struct vm_config cfg;
-	const char *guest;
-	double timeout_s;
+enum {
+	OPT_CONFIG = 'C',
+	OPT_HELP = 'h',
+	OPT_SET = 0x100,		      /* + enum config_field */
+	OPT_UNSET = OPT_SET + CONFIG_NFIELDS, /* + a boolean's enum config_field */
 };
 
-static const char run_usage[] =
-	"usage: kvmlab run --guest FILE [options]\n"
-	"  --guest FILE       flat 64-bit test guest, loaded and entered at 0x100000\n"
-	"  --mem SIZE         guest RAM, with K/M/G suffix (default 64M)\n"
-	"  --cpus N           vCPUs (default 1)\n"
-	"  --timeout S        stop the guest after S seconds (exit status 124)\n"
-	"  --strict           unclaimed port or MMIO accesses stop the guest\n"
-	"  --no-irqchip       no in-kernel LAPIC/IOAPIC/PIC/PIT (HLT then stops the guest)\n"
-	"  --keep-virt        leave SVM/VMX visible in the guest's CPUID\n"
-	"  --kvm-device PATH  the KVM device (default /dev/kvm)\n";
-
-static int run_parse(int argc, char **argv, struct run_options *o, struct errbuf *e)
+/* The usage text comes from the field table, so flags and config keys never drift apart. */
+static void run_usage(FILE *out)
 {
-	static const struct option opts[] = {
-		{"guest", required_argument, NULL, 'g'},  {"mem", required_argument, NULL, 'm'},
-		{"cpus", required_argument, NULL, 'c'},	  {"timeout", required_argument, NULL, 't'},
-		{"strict", no_argument, NULL, 's'},	  {"no-irqchip", no_argument, NULL, 'I'},
-		{"keep-virt", no_argument, NULL, 'V'},	  {"kvm-device", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},	  {0},
-	};
-	uint64_t n;
+	fputs("usage: kvmlab run --guest FILE [options]\n"
+	      "       kvmlab run --kernel FILE [--initrd FILE] [--cmdline STR] [options]\n"
+	      "       kvmlab run --config FILE [options]\n"
+	      "  --config FILE                settings from a JSON file (docs/control-api.md);\n"
+	      "                               options given here override it\n",
+	      out);
+	for (unsigned f = 0; f < CONFIG_NFIELDS; f++) {
+		const struct config_field_info *i = config_field_info(f);
+		char spec[64];
+
+		if (i->no_flag)
+			snprintf(spec, sizeof(spec), "--%s, --%s", i->flag, i->no_flag);
+		else
+			snprintf(spec, sizeof(spec), "--%s %s", i->flag, i->metavar);
+		fprintf(out, "  %-28s %s\n", spec, i->help);
+	}
+}
+
+/* Flags go into their own run_config and then over the file's (or the defaults). */
+static int run_parse(int argc, char **argv, struct run_config *rc, struct errbuf *e)
+{
+	struct option opts[2 * CONFIG_NFIELDS + 3];
+	struct run_config flags;
+	const char *config = NULL;
+	unsigned n = 0;
 	int opt;
 
-	vm_config_default(&o->cfg);
+	for (unsigned f = 0; f < CONFIG_NFIELDS; f++) {
+		const struct config_field_info *i = config_field_info(f);
+
+		opts[n++] = (struct option){i->flag, i->metavar ? required_argument : no_argument,
+					    NULL, OPT_SET + (int)f};
+		if (i->no_flag)
+			opts[n++] =
+			    (struct option){i->no_flag, no_argument, NULL, OPT_UNSET + (int)f};
+	}
+	opts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+	opts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+	opts[n] = (struct option){0};
+
+	run_config_default(&flags);
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'g':
-			o->guest = optarg;
-			break;
-		case 'm':
-			if (parse_size(optarg, &o->cfg.mem_size, "--mem", e))
+		if (opt >= OPT_SET && opt < OPT_UNSET) {
+			if (config_set_arg(&flags, opt - OPT_SET, optarg, true, e))
 				return -1;
-			break;
-		case 'c':
-			if (parse_uint(optarg, 1, VM_MAX_VCPUS, &n, "--cpus", e))
-				return -1;
-			o->cfg.ncpus = (unsigned)n;
-			break;
-		case 't':
-			if (parse_seconds(optarg, &o->timeout_s, "--timeout", e))
-				return -1;
-			break;
-		case 's':
-			o->cfg.strict = true;
-			break;
-		case 'I':
-			o->cfg.irqchip = false;
-			break;
-		case 'V':
-			o->cfg.keep_virt = true;
-			break;
-		case 'k':
-			o->cfg.kvm_path = optarg;
-			break;
-		case 'h':
-			fputs(run_usage, stdout);
+		} else if (opt >= OPT_UNSET && opt < OPT_UNSET + CONFIG_NFIELDS) {
+			config_set_arg(&flags, opt - OPT_UNSET, NULL, false, e);
+		} else if (opt == OPT_CONFIG) {
+			config = optarg;
+		} else if (opt == OPT_HELP) {
+			run_usage(stdout);
 			exit(CLI_OK);
-		default:
-			return err_set(e, "unknown or incomplete option '%s' (see 'kvmlab run --help')",
-				       argv[optind - 1]);
+		} else {
+			return err_set(
+			    e, "unknown or incomplete option '%s' (see 'kvmlab run --help')",
+			    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
 		return err_set(e, "unexpected argument '%s' (see 'kvmlab run --help')",
 			       argv[optind]);
-	if (!o->guest)
-		return err_set(e, "no guest given: use --guest FILE");
-	if (o->cfg.mem_size < (2ull << 20) || o->cfg.mem_size % 4096)
-		return err_set(e, "--mem: must be a multiple of 4 KiB and at least 2M");
-	return 0;
+	if (config) {
+		if (config_load_file(config, rc, e))
+			return -1;
+	} else {
+		run_config_default(rc);
+	}
+	run_config_merge(rc, &flags);
+	return run_config_check(rc, e);
 }
 
 static int status_of(enum stop_kind kind, int code)
@@ -135,9 +144,43 @@ static void *signal_watch_thread(void *arg)
 	return NULL;
 }
 
-static int run_guest(struct run_options *o, void *image, size_t len)
+/* Everything between vm_create and the first instruction: image, long mode, stats, socket.
+ * -2 when the guest image is refused (a kernel's loader said why), -1 on other failures. */
+static int run_prepare(struct run_config *rc, struct vm *vm, void *image, size_t len,
+		       const struct kernel_boot *kb, struct control_server **ctl, struct errbuf *e)
+{
+	int r;
+
+	if (kb) {
+		r = vm_boot_kernel(vm, kb, e);
+		if (r)
+			return r;
+	} else if (loader_flat_load_buf(&vm->m.mem, image, len, FLAT_LOAD_GPA, e) ||
+		   vm_setup_long_mode(vm, FLAT_LOAD_GPA, e)) {
+		return -1;
+	}
+	if (rc->trace_exits && x86_trace_exits_enable(vm, 2, e))
+		return -1;
+	if (rc->stats && stats_enable(vm, e))
+		return -1;
+	if (!rc->api_sock[0] && rc->name[0] &&
+	    control_default_socket(rc->name, rc->api_sock, sizeof(rc->api_sock), e))
+		return -1;
+	if (rc->api_sock[0]) {
+		*ctl = control_server_create(vm, rc->api_sock, rc->stats, e);
+		if (!*ctl)
+			return -1;
+	}
+	return 0;
+}
+
+static int run_guest(struct run_config *rc, void *image, size_t len, const struct kernel_boot *kb)
 {
 	struct signal_watch watch = {.signo = 0};
+	struct control_server *ctl = NULL;
+	struct console *con = NULL;
+	int r;
+	struct vm_config cfg;
 	enum stop_kind kind;
 	char msg[ERR_MSG_LEN];
 	pthread_t watcher;
@@ -151,25 +194,32 @@ static int run_guest(struct run_options *o, void *image, size_t len)
 	sigaddset(&watch.set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
 
-	vm = vm_create(&o->cfg, &e);
+	run_config_vm(rc, &cfg);
+	vm = vm_create(&cfg, &e);
 	if (!vm) {
 		fprintf(stderr, "kvmlab: %s\n", e.msg);
 		return CLI_HOST_ERROR;
 	}
-	if (loader_flat_load_buf(&vm->m.mem, image, len, FLAT_LOAD_GPA, &e) ||
-	    vm_setup_long_mode(vm, FLAT_LOAD_GPA, &e) || vm_start(vm, &e)) {
+	r = run_prepare(rc, vm, image, len, kb, &ctl, &e);
+	if (r || vm_start(vm, &e) || (ctl && control_server_start(ctl, &e))) {
 		fprintf(stderr, "kvmlab: %s\n", e.msg);
+		control_server_destroy(ctl);
 		vm_destroy(vm);
-		return CLI_HOST_ERROR;
+		return r == -2 ? CLI_USAGE : CLI_HOST_ERROR;
 	}
+	/* A kernel's console takes input (stdin into COM1); flat test guests read none. */
+	if (kb && !(con = console_open(&vm->m, STDIN_FILENO, &e)))
+		fprintf(stderr, "kvmlab: console input off: %s\n", e.msg);
 	watch.vm = vm;
 	pthread_create(&watcher, NULL, signal_watch_thread, &watch);
 	pthread_detach(watcher);
-	vm_wait(vm, o->timeout_s, &e);
+	vm_wait(vm, rc->timeout_s, &e);
+	control_server_destroy(ctl); /* no command may reach a VM being destroyed */
 	kind = vm->m.stop_kind;
 	code = vm->m.stop_code;
 	snprintf(msg, sizeof(msg), "%s", vm->m.stop_msg);
-	vm_destroy(vm); /* flushes the console before kvmlab's own report */
+	console_close(con); /* the terminal is back to normal before any report */
+	vm_destroy(vm);	    /* flushes the console before kvmlab's own report */
 	if (watch.signo) {
 		fprintf(stderr, "kvmlab: stopped by %s\n", strsignal(watch.signo));
 		return CLI_SIGNALLED + watch.signo;
@@ -179,26 +229,60 @@ static int run_guest(struct run_options *o, void *image, size_t len)
 	return status_of(kind, code);
 }
 
+/* --kernel: reads the kernel and initrd (neither may exceed the RAM) and boots them. */
+static int run_kernel(struct run_config *rc)
+{
+	struct kernel_boot kb = {
+		.loader = rc->loader[0] ? rc->loader : NULL,
+		.kernel_name = rc->kernel,
+		.initrd_name = rc->initrd[0] ? rc->initrd : NULL,
+		.cmdline = rc->cmdline[0] ? rc->cmdline : NULL,
+	};
+	void *kernel = NULL, *initrd = NULL;
+	struct errbuf e;
+	int status = CLI_USAGE;
+
+	kernel = loader_read_image(rc->kernel, rc->mem_size, &kb.kernel_len, &e);
+	if (kernel && rc->initrd[0])
+		initrd = loader_read_image(rc->initrd, rc->mem_size, &kb.initrd_len, &e);
+	if (!kernel || (rc->initrd[0] && !initrd)) {
+		fprintf(stderr, "kvmlab: %s\n", e.msg);
+	} else {
+		kb.kernel = kernel;
+		kb.initrd = initrd;
+		status = run_guest(rc, NULL, 0, &kb);
+	}
+	free(kernel);
+	free(initrd);
+	return status;
+}
+
 int cmd_run(int argc, char **argv)
 {
-	struct run_options o = {0};
+	struct run_config *rc = malloc(sizeof(*rc));
 	struct errbuf e;
 	uint64_t low_ram;
-	void *image;
+	void *image = NULL;
 	size_t len;
-	int status;
+	int status = CLI_USAGE;
 
-	if (run_parse(argc, argv, &o, &e)) {
-		fprintf(stderr, "kvmlab: %s\n", e.msg);
-		return CLI_USAGE;
+	if (!rc || run_parse(argc, argv, rc, &e)) {
+		fprintf(stderr, "kvmlab: %s\n", rc ? e.msg : "out of memory");
+		goto out;
 	}
-	low_ram = o.cfg.mem_size < LOW_RAM_LIMIT ? o.cfg.mem_size : LOW_RAM_LIMIT;
-	image = loader_read_image(o.guest, low_ram - FLAT_LOAD_GPA, &len, &e);
+	if (rc->kernel[0]) {
+		status = run_kernel(rc);
+		goto out;
+	}
+	low_ram = rc->mem_size < LOW_RAM_LIMIT ? rc->mem_size : LOW_RAM_LIMIT;
+	image = loader_read_image(rc->guest, low_ram - FLAT_LOAD_GPA, &len, &e);
 	if (!image) {
 		fprintf(stderr, "kvmlab: %s\n", e.msg);
-		return CLI_USAGE;
+		goto out;
 	}
-	status = run_guest(&o, image, len);
+	status = run_guest(rc, image, len, NULL);
+out:
 	free(image);
+	free(rc);
 	return status;
 }

@@ -7,6 +7,8 @@
 static const struct cli_command commands[] = {
 	{"run", "run a guest", cmd_run},
 	{"info", "print the host's KVM API version, kernel and limits", cmd_info},
+	{"ctl", "send one control-API request to a running VM", cmd_ctl},
+	{"ls", "list the running VMs in the runtime directory", cmd_ls},
 };
 
 static void usage(FILE *out)

@@ -12,9 +12,51 @@ void bus_init(struct bus *b, const char *name)
 
 void bus_free(struct bus *b)
 {
+	free(b->direct);
+	b->direct = NULL;
+	b->direct_len = 0;
 	free(b->ranges);
 	b->ranges = NULL;
 	b->nranges = b->cap = 0;
+}
+
+#define BUS_DIRECT_MAX 0x10000u
+
+/* Writes value into the direct index for every port of r below the index's end. */
+static void bus_direct_fill(struct bus *b, const struct bus_range *r, uint8_t value)
+{
+	for (uint64_t a = r->base; a - r->base < r->len && a < BUS_DIRECT_MAX; a++)
+		b->direct[a] = value;
+}
+
+/*
+ * Re-indexes ranges from index `from` on, after an insert or removal there
+ * shifted them (set-up time only). Touches only claimed ports, so building a
+ * machine stays cheap (fuzz targets build one per input).
+ */
+static void bus_direct_update(struct bus *b, size_t from)
+{
+	if (!b->direct)
+		return;
+	if (b->nranges > UINT8_MAX) { /* the index holds bytes: binary search from now on */
+		free(b->direct);
+		b->direct = NULL;
+		b->direct_len = 0;
+		return;
+	}
+	for (size_t i = from; i < b->nranges; i++)
+		bus_direct_fill(b, &b->ranges[i], (uint8_t)(i + 1));
+}
+
+void bus_enable_direct(struct bus *b, uint64_t len)
+{
+	if (len != BUS_DIRECT_MAX || b->direct || b->nranges > UINT8_MAX)
+		return;
+	b->direct = calloc(1, BUS_DIRECT_MAX);
+	if (!b->direct)
+		return;
+	b->direct_len = BUS_DIRECT_MAX;
+	bus_direct_update(b, 0);
 }
 
 /* Index of the first range whose end lies above addr (where addr would go). */
@@ -66,6 +108,7 @@ int bus_register(struct bus *b, uint64_t base, uint64_t len, const char *name, b
 	b->ranges[at] = (struct bus_range){
 		.base = base, .len = len, .fn = fn, .opaque = opaque, .name = name};
 	b->nranges++;
+	bus_direct_update(b, at);
 	return 0;
 }
 
@@ -75,16 +118,22 @@ int bus_unregister(struct bus *b, uint64_t base)
 
 	if (at == b->nranges || b->ranges[at].base != base)
 		return -1;
+	if (b->direct)
+		bus_direct_fill(b, &b->ranges[at], 0);
 	memmove(&b->ranges[at], &b->ranges[at + 1], (b->nranges - at - 1) * sizeof(*b->ranges));
 	b->nranges--;
+	bus_direct_update(b, at);
 	return 0;
 }
 
 const struct bus_range *bus_find(const struct bus *b, uint64_t addr, uint32_t len)
 {
-	size_t at = bus_lower_bound(b, addr);
 	const struct bus_range *r;
+	size_t at;
 
+	if (addr < b->direct_len)
+		return bus_find_direct(b, addr, len);
+	at = bus_lower_bound(b, addr);
 	if (at == b->nranges || len == 0)
 		return NULL;
 	r = &b->ranges[at];

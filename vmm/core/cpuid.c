@@ -7,6 +7,7 @@
 #include "kvmlab/cpuid.h"
 
 #define CPUID_1_ECX_VMX	       (1u << 5)
+#define CPUID_1_ECX_HYPERVISOR (1u << 31)
 #define CPUID_80000001_ECX_SVM (1u << 2)
 
 struct kvm_cpuid2 *cpuid_supported(int kvm_fd, struct errbuf *e)
@@ -36,6 +37,10 @@ void cpuid_filter(struct kvm_cpuid2 *c, bool keep_virt)
 	for (unsigned i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *ent = &c->entries[i];
 
+		/* KVM leaves "running under a hypervisor" to the VMM; without it Linux
+		 * ignores KVM's leaves (no kvm-clock) and calibrates against the PIT. */
+		if (ent->function == 1)
+			ent->ecx |= CPUID_1_ECX_HYPERVISOR;
 		if (keep_virt)
 			continue;
 		if (ent->function == 1)

@@ -53,18 +53,31 @@ static unsigned long long vcpu_rip(struct vcpu *v)
 	return regs.rip;
 }
 
-static enum exit_action exit_io(struct vcpu *v, void *opaque)
+/* String I/O (REP INS/OUTS) arrives as count back-to-back items. */
+static __attribute__((noinline)) enum exit_action exit_io_string(struct vcpu *v)
 {
 	struct kvm_run *run = v->run;
 	uint8_t *data = (uint8_t *)run + run->io.data_offset;
 	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
 
-	(void)opaque;
-	/* String I/O (REP INS/OUTS) arrives as count back-to-back items. */
 	for (uint32_t i = 0; i < run->io.count; i++, data += run->io.size)
 		if (!machine_pio(&v->vm->m, run->io.port, data, run->io.size, is_write))
 			return EXIT_STOP;
 	return machine_stopping(&v->vm->m) ? EXIT_STOP : EXIT_RESUME;
+}
+
+static enum exit_action exit_io(struct vcpu *v, void *opaque)
+{
+	struct kvm_run *run = v->run;
+	struct machine *m = &v->vm->m;
+
+	(void)opaque;
+	if (__builtin_expect(run->io.count != 1, 0))
+		return exit_io_string(v);
+	if (!machine_pio(m, run->io.port, (uint8_t *)run + run->io.data_offset, run->io.size,
+			 run->io.direction == KVM_EXIT_IO_OUT))
+		return EXIT_STOP;
+	return machine_stopping(m) ? EXIT_STOP : EXIT_RESUME;
 }
 
 static enum exit_action exit_mmio(struct vcpu *v, void *opaque)
@@ -153,7 +166,9 @@ static enum exit_action exit_msr(struct vcpu *v, void *opaque)
 	return EXIT_RESUME;
 }
 
-static enum exit_action exit_unknown(struct vcpu *v, void *opaque)
+/* Out of line and cold: its register buffer would otherwise grow exit_dispatch's frame. */
+static __attribute__((noinline, cold)) enum exit_action exit_unknown(struct vcpu *v,
+								     void *opaque)
 {
 	unsigned reason = v->run->exit_reason;
 

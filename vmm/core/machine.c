@@ -32,6 +32,7 @@ void machine_init(struct machine *m)
 {
 	memset(m, 0, sizeof(*m));
 	bus_init(&m->pio, "pio");
+	bus_enable_direct(&m->pio, 0x10000);
 	bus_init(&m->mmio, "mmio");
 	m->console_fd = 1;
 	pthread_mutex_init(&m->stop_lock, NULL);
@@ -75,7 +76,7 @@ void machine_stop(struct machine *m, enum stop_kind kind, int code, const char *
 		va_start(ap, fmt);
 		vsnprintf(m->stop_msg, sizeof(m->stop_msg), fmt, ap);
 		va_end(ap);
-		atomic_store_explicit(&m->stopping, true, memory_order_release);
+		atomic_store(&m->stopping, true);
 	}
 	pthread_mutex_unlock(&m->stop_lock);
 	if (first && m->on_stop)
@@ -92,7 +93,9 @@ static bool machine_unclaimed(struct machine *m, const struct bus *b, uint64_t a
 	return false;
 }
 
-bool machine_pio(struct machine *m, uint16_t port, uint8_t *data, uint32_t len, bool is_write)
+/* machine_pio for what the direct index does not answer: unclaimed ports, or no index. */
+__attribute__((cold)) bool machine_pio_slow(struct machine *m, uint16_t port, uint8_t *data,
+					    uint32_t len, bool is_write)
 {
 	if (bus_access(&m->pio, port, data, len, is_write))
 		return true;
@@ -104,4 +107,15 @@ bool machine_mmio(struct machine *m, uint64_t addr, uint8_t *data, uint32_t len,
 	if (bus_access(&m->mmio, addr, data, len, is_write))
 		return true;
 	return machine_unclaimed(m, &m->mmio, addr, len, is_write);
+}
+
+void machine_set_irq(struct machine *m, uint32_t gsi, bool level)
+{
+	if (m->set_irq)
+		m->set_irq(m->set_irq_opaque, gsi, level);
+}
+
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
+{
+	return m->console_in ? m->console_in(m->console_in_opaque, buf, len) : 0;
 }

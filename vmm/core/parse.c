@@ -52,12 +52,13 @@ int parse_size(const char *s, uint64_t *out, const char *what, struct errbuf *e)
 	case 'T':
 		shift = 40;
 		break;
+	case 'B': /* plain bytes, "4096B" */
 	case '\0':
 		break;
 	default:
 		return err_set(e, "%s: '%s' has an unknown suffix (use K, M, G or T)", what, s);
 	}
-	if (*end)
+	if (shift)
 		end++;
 	if (shift && (*end == 'i' || *end == 'I'))
 		end++;
@@ -76,7 +77,8 @@ int parse_seconds(const char *s, double *out, const char *what, struct errbuf *e
 	double v;
 	char *end;
 
-	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.'))
+	/* decimal only: strtod alone would also take hex ("0x1e3" is 483) */
+	if (!s || !(isdigit((unsigned char)s[0]) || s[0] == '.') || s[strspn(s, "0123456789.eE+-")])
 		return err_set(e, "%s: '%s' is not a number of seconds", what, s ? s : "");
 	errno = 0;
 	v = strtod(s, &end);

@@ -3,6 +3,7 @@
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "kvmlab/kvm.h"
@@ -95,7 +96,35 @@ static enum exit_action vcpu_after_kick(struct vcpu *v)
 	return machine_stopping(&v->vm->m) ? EXIT_STOP : EXIT_RESUME;
 }
 
-enum exit_action vcpu_step(struct vcpu *v)
+/* KVM_RUN as a bare syscall: glibc's variadic ioctl() spends 20 instructions per
+ * call on va_list set-up and a stack-protector check. Sets errno like ioctl(). */
+static inline long kvm_run_ioctl(int fd)
+{
+	long r;
+
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"((long)__NR_ioctl), "D"((long)fd), "S"((long)KVM_RUN), "d"(0L)
+			 : "rcx", "r11", "memory");
+	if (__builtin_expect(r < 0, 0)) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* KVM_RUN returned an error: a kick (pause, stop, preemption) or a host failure. */
+static __attribute__((noinline, cold)) enum exit_action vcpu_run_failed(struct vcpu *v)
+{
+	if (errno == EINTR || errno == EAGAIN)
+		return vcpu_after_kick(v);
+	machine_stop(&v->vm->m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
+		     strerror(errno));
+	return EXIT_STOP;
+}
+
+/* vcpu_step for policies with enter/leave hooks. */
+static __attribute__((noinline)) enum exit_action vcpu_step_sched(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
 	const struct sched_ops *s = vm->sched;
@@ -109,14 +138,25 @@ enum exit_action vcpu_step(struct vcpu *v)
 	r = ioctl(v->fd, KVM_RUN, 0);
 	if (s->leave)
 		s->leave(vm->sched_state, v, sched_now_ns() - entered);
-	if (r < 0) {
-		if (errno == EINTR || errno == EAGAIN)
-			return vcpu_after_kick(v);
-		machine_stop(&vm->m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
-			     strerror(errno));
-		return EXIT_STOP;
-	}
-	v->exits++;
+	if (r < 0)
+		return vcpu_run_failed(v);
+	/* Only this thread writes exits; others may read it while the VM runs. */
+	atomic_store_explicit(&v->exits, atomic_load_explicit(&v->exits, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	return exit_dispatch(&vm->exits, v);
+}
+
+enum exit_action vcpu_step(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	if (vm->sched_hooks)
+		return vcpu_step_sched(v);
+	if (kvm_run_ioctl(v->fd) < 0)
+		return vcpu_run_failed(v);
+	/* Only this thread writes exits; others may read it while the VM runs. */
+	atomic_store_explicit(&v->exits, atomic_load_explicit(&v->exits, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	return exit_dispatch(&vm->exits, v);
 }
 
@@ -130,6 +170,10 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	/* Publish before looking at the VM's flags: a stop or pause that this
+	 * thread does not see will see thread_live and signal it (both seq_cst). */
+	v->self = pthread_self();
+	atomic_store(&v->thread_live, true);
 	if (vm->sched->vcpu_start && vm->sched->vcpu_start(vm->sched_state, v, &e)) {
 		machine_stop(&vm->m, STOP_HOST_ERROR, 0, "scheduler %s, vCPU %u: %s",
 			     vm->sched->name, v->id, e.msg);
@@ -137,6 +181,7 @@ static void *vcpu_thread(void *arg)
 	}
 	while (!machine_stopping(&vm->m) && vcpu_step(v) == EXIT_RESUME)
 		;
+	atomic_store(&v->thread_live, false);
 	return NULL;
 }
 
@@ -163,11 +208,13 @@ static void *sched_thread(void *arg)
 
 void vcpu_kick(struct vcpu *v)
 {
-	/* immediate_exit closes the race with a vCPU about to enter KVM_RUN,
-	 * including one whose thread is still being started. */
+	/* immediate_exit closes the race with a vCPU about to enter KVM_RUN. A
+	 * thread that is not live yet will see the VM's flags before its first
+	 * KVM_RUN: it publishes thread_live before it looks (see vcpu_thread). */
 	v->run->immediate_exit = 1;
-	if (v->thread_started)
-		pthread_kill(v->thread, VCPU_KICK_SIGNAL);
+	atomic_thread_fence(memory_order_seq_cst); /* the store above before the load below */
+	if (atomic_load(&v->thread_live))
+		pthread_kill(v->self, VCPU_KICK_SIGNAL);
 }
 
 /* Makes every vCPU leave KVM_RUN soon and look at the VM's flags. */
@@ -190,6 +237,17 @@ void vm_on_stop(void *opaque)
 	vm_kick_all(vm);
 }
 
+/* Moves from one state to another only if nobody moved it meanwhile. */
+static int vm_transition(struct vm *vm, enum vm_state from, enum vm_state to, const char *verb,
+			 struct errbuf *e)
+{
+	enum vm_state seen = from;
+
+	if (!atomic_compare_exchange_strong(&vm->state, &seen, to))
+		return err_set(e, "cannot %s a VM that is %s", verb, vm_state_name(seen));
+	return 0;
+}
+
 int vm_pause(struct vm *vm, struct errbuf *e)
 {
 	enum vm_state s = vm_get_state(vm);
@@ -206,22 +264,21 @@ int vm_pause(struct vm *vm, struct errbuf *e)
 	pthread_mutex_unlock(&vm->wait_lock);
 	if (machine_stopping(&vm->m))
 		return err_set(e, "the VM stopped while being paused");
-	atomic_store(&vm->state, VM_PAUSED);
-	return 0;
+	return vm_transition(vm, VM_RUNNING, VM_PAUSED, "pause", e);
 }
 
 int vm_resume(struct vm *vm, struct errbuf *e)
 {
-	enum vm_state s = vm_get_state(vm);
+	int r;
 
-	if (s != VM_PAUSED)
-		return err_set(e, "cannot resume a VM that is %s", vm_state_name(s));
 	pthread_mutex_lock(&vm->wait_lock);
-	vm->pause_requested = false;
-	atomic_store(&vm->state, VM_RUNNING);
-	pthread_cond_broadcast(&vm->park_cond);
+	r = vm_transition(vm, VM_PAUSED, VM_RUNNING, "resume", e);
+	if (r == 0) {
+		vm->pause_requested = false;
+		pthread_cond_broadcast(&vm->park_cond);
+	}
 	pthread_mutex_unlock(&vm->wait_lock);
-	return 0;
+	return r;
 }
 
 int vm_start(struct vm *vm, struct errbuf *e)
@@ -229,13 +286,12 @@ int vm_start(struct vm *vm, struct errbuf *e)
 	sigset_t kick, old;
 	int r = 0;
 
-	if (vm_get_state(vm) != VM_CREATED)
-		return err_set(e, "cannot start a VM that is %s", vm_state_name(vm_get_state(vm)));
+	if (vm_transition(vm, VM_CREATED, VM_RUNNING, "start", e))
+		return -1;
 	/* vCPU threads unblock the kick signal themselves; no one else should take it. */
 	sigemptyset(&kick);
 	sigaddset(&kick, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &kick, &old);
-	atomic_store(&vm->state, VM_RUNNING);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -309,8 +365,9 @@ int vm_wait(struct vm *vm, double timeout_s, struct errbuf *e)
 
 void vm_request_stop(struct vm *vm, const char *why)
 {
+	enum vm_state created = VM_CREATED;
+
 	/* A VM that never started has no threads to stop: it goes straight to STOPPED. */
-	if (vm_get_state(vm) == VM_CREATED)
-		atomic_store(&vm->state, VM_STOPPED);
+	atomic_compare_exchange_strong(&vm->state, &created, VM_STOPPED);
 	machine_stop(&vm->m, STOP_REQUESTED, 0, "%s", why);
 }

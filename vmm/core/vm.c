@@ -13,6 +13,7 @@
 #include "kvmlab/devices.h"
 #include "kvmlab/kvm.h"
 #include "kvmlab/vm.h"
+#include "kvmlab/x86_exits.h"
 #include "vm_internal.h"
 
 #define TSS_ADDR	  0xfffbd000ul
@@ -80,7 +81,8 @@ static int vm_max_vcpus(struct vm *vm, struct errbuf *e)
 
 static int vm_setup_irqchip(struct vm *vm, struct errbuf *e)
 {
-	struct kvm_pit_config pit = {.flags = 0};
+	/* The dummy speaker puts port 0x61 (PIT channel 2 gate and output) in the kernel too. */
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 
 	if (KVM_IOCTL(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)TSS_ADDR, e, "placing the TSS"))
 		return -1;
@@ -154,6 +156,7 @@ static int vm_sched_init(struct vm *vm, struct errbuf *e)
 	if (!ops || ops->create(vm, args, &vm->sched_state, e))
 		return -1;
 	vm->sched = ops;
+	vm->sched_hooks = ops->enter || ops->leave;
 	return 0;
 }
 
@@ -190,6 +193,11 @@ struct vm *vm_create(const struct vm_config *cfg, struct errbuf *e)
 	vm->m.console_fd = cfg->console_fd;
 	vm->m.on_stop = vm_on_stop;
 	vm->m.on_stop_opaque = vm;
+	vm->m.ncpus = cfg->ncpus;
+	if (cfg->irqchip) { /* devices' interrupt lines (irq.c) */
+		vm->m.set_irq = vm_irq_line;
+		vm->m.set_irq_opaque = vm;
+	}
 	pthread_mutex_init(&vm->wait_lock, NULL);
 	vm_wait_cond_init(vm);
 	pthread_cond_init(&vm->park_cond, NULL);
@@ -201,7 +209,8 @@ struct vm *vm_create(const struct vm_config *cfg, struct errbuf *e)
 		goto fail;
 	vm->vm_fd = KVM_IOCTL(vm->kvm_fd, KVM_CREATE_VM, NULL, e, "creating the VM");
 	if (vm->vm_fd < 0 || vm_setup_irqchip(vm, e) || vm_memory_init(vm, e) ||
-	    vm_create_vcpus(vm, e) || vm_sched_init(vm, e) || devices_attach_all(&vm->m, e))
+	    vm_create_vcpus(vm, e) || vm_sched_init(vm, e) || devices_attach_all(&vm->m, e) ||
+	    x86_emulate_exit_install(vm, e))
 		goto fail;
 	vm->state = VM_CREATED;
 	return vm;

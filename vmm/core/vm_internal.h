@@ -21,4 +21,7 @@ void vm_memory_destroy(struct vm *vm);
 /* Initialises wait_cond on the monotonic clock. */
 void vm_wait_cond_init(struct vm *vm);
 
+/* machine.set_irq for VMs with the in-kernel irqchip: KVM_IRQ_LINE (irq.c). */
+void vm_irq_line(void *opaque, uint32_t gsi, bool level);
+
 #endif

@@ -1,7 +1,10 @@
-/* Long-mode boot state for flat guests: GDT, identity page tables and segment registers. */
+/* Boot state: GDT, identity page tables, long mode (flat guests, Linux), 32-bit mode (multiboot, PVH). */
 #include <linux/kvm.h>
 #include <string.h>
 
+#include "kvmlab/boot.h"
+#include "kvmlab/kvm.h"
+#include "kvmlab/vm.h"
 #include "kvmlab/x86.h"
 
 #define PTE_PRESENT  (1ull << 0)
@@ -91,4 +94,42 @@ void x86_sregs_long_mode(struct kvm_sregs *s)
 	s->cr3 = X86_PML4_GPA;
 	s->cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
 	s->efer = EFER_LME | EFER_LMA;
+}
+
+void x86_sregs_protected_mode(struct kvm_sregs *s)
+{
+	struct kvm_segment data = flat_segment(X86_SEL_DATA, 3, false);
+
+	x86_sregs_long_mode(s); /* the same GDT, TSS and LDT */
+	s->cs = flat_segment(X86_SEL_CODE32, 11, false);
+	s->ds = s->es = s->fs = s->gs = s->ss = data;
+	s->cr0 = CR0_PE | CR0_ET;
+	s->cr3 = 0;
+	s->cr4 = 0;
+	s->efer = 0;
+}
+
+int vm_setup_boot_entry(struct vm *vm, const struct boot_entry *b, struct errbuf *e)
+{
+	struct vcpu *v = &vm->vcpus[0];
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {
+		.rip = b->rip, .rflags = 0x2, .rsi = b->rsi, .rax = b->eax, .rbx = b->ebx};
+
+	/* Without an in-kernel LAPIC nothing holds the APs until the kernel sends SIPI. */
+	if (vm->nvcpus > 1 && !vm->cfg.irqchip)
+		return err_set(e, "a kernel on %u vCPUs needs the in-kernel irqchip to start the "
+				  "others (drop --no-irqchip)",
+			       vm->nvcpus);
+	if (x86_write_boot_tables(&vm->m.mem, e) ||
+	    KVM_IOCTL(v->fd, KVM_GET_SREGS, &sregs, e, "reading segment registers"))
+		return -1;
+	if (b->mode == BOOT_LONG64)
+		x86_sregs_long_mode(&sregs);
+	else
+		x86_sregs_protected_mode(&sregs);
+	if (KVM_IOCTL(v->fd, KVM_SET_SREGS, &sregs, e, "setting the kernel's entry mode") ||
+	    KVM_IOCTL(v->fd, KVM_SET_REGS, &regs, e, "setting the kernel's entry registers"))
+		return -1;
+	return 0;
 }

@@ -5,6 +5,11 @@ const struct device_type *const device_types[] = {
 	&uart16550_device,
 	&debugexit_device,
 	&ucall_device,
+	&rtc_device,
+	&i8042_device,
+	&pm_device,
+	&fwcfg_device,
+	&pci_absent_device,
 	NULL,
 };
 

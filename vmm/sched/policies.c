@@ -5,9 +5,17 @@
 #include "kvmlab/sched.h"
 
 extern const struct sched_ops sched_os;
+extern const struct sched_ops sched_pinned;
+extern const struct sched_ops sched_rr;
+extern const struct sched_ops sched_credit;
+extern const struct sched_ops sched_example_fifo;
 
 const struct sched_ops *const sched_policies[] = {
 	&sched_os,
+	&sched_pinned,
+	&sched_rr,
+	&sched_credit,
+	&sched_example_fifo,
 	NULL,
 };
 

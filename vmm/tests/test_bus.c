@@ -104,3 +104,25 @@ TEST(bus_lookup_with_many_ranges)
 	CHECK(!bus_access(&b, 0x10000000ull + 500 * 0x2000 + 8, &v, 1, true));
 	bus_free(&b);
 }
+
+TEST(bus_direct_index_follows_register_and_unregister)
+{
+	static struct probe probes[3];
+	struct bus b;
+	struct errbuf e;
+
+	bus_init(&b, "pio");
+	bus_enable_direct(&b, 0x10000);
+	CHECK(bus_register(&b, 0x3f8, 8, "com1", probe_fn, &probes[0], &e) == 0);
+	CHECK(bus_register(&b, 0x60, 1, "kbd", probe_fn, &probes[1], &e) == 0); /* shifts com1 */
+	CHECK(bus_register(&b, 0x70, 2, "rtc", probe_fn, &probes[2], &e) == 0);
+	CHECK(bus_find(&b, 0x3ff, 1)->opaque == &probes[0]);
+	CHECK(bus_find(&b, 0x60, 1)->opaque == &probes[1]);
+	CHECK(bus_find(&b, 0x71, 1)->opaque == &probes[2]);
+	CHECK(bus_find(&b, 0x70, 4) == NULL); /* straddles the end */
+	CHECK(bus_unregister(&b, 0x60) == 0); /* shifts the others back */
+	CHECK(bus_find(&b, 0x60, 1) == NULL);
+	CHECK(bus_find(&b, 0x3f8, 1)->opaque == &probes[0]);
+	CHECK(bus_find(&b, 0x70, 2)->opaque == &probes[2]);
+	bus_free(&b);
+}

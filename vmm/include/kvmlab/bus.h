@@ -38,10 +38,19 @@ struct bus {
 	size_t cap;
 	atomic_uint_fast64_t unclaimed_reads;
 	atomic_uint_fast64_t unclaimed_writes;
+	/* Optional O(1) index (port I/O): for addr < direct_len, direct[addr] is
+	 * 1 + the index in ranges of the range holding addr, or 0. */
+	uint8_t *direct;
+	uint64_t direct_len;
 };
 
 void bus_init(struct bus *b, const char *name);
 void bus_free(struct bus *b);
+
+/* Gives the bus an O(1) lookup for addresses below len (only 0x10000, port
+ * I/O, is supported), kept up to date by bus_register/bus_unregister. Without
+ * memory for it, or past 255 ranges, lookups fall back to binary search. */
+void bus_enable_direct(struct bus *b, uint64_t len);
 
 /* Claims [base, base + len). Refuses len 0, wrap-around and any overlap with
  * a claimed range (the report names the range already there). */
@@ -53,6 +62,20 @@ int bus_unregister(struct bus *b, uint64_t base);
 
 /* The range containing [addr, addr + len), or NULL. */
 const struct bus_range *bus_find(const struct bus *b, uint64_t addr, uint32_t len);
+
+/* bus_find through the direct index only, for the exit path; NULL means "not
+ * in the index" (unclaimed, or no index): the caller then uses bus_access. */
+static inline const struct bus_range *bus_find_direct(const struct bus *b, uint64_t addr,
+						      uint32_t len)
+{
+	const struct bus_range *r;
+	unsigned i;
+
+	if (addr >= b->direct_len || !(i = b->direct[addr]))
+		return NULL;
+	r = &b->ranges[i - 1];
+	return len && len <= r->len && addr - r->base <= r->len - len ? r : NULL;
+}
 
 /*
  * Routes one access. Returns true when a device claimed it. An unclaimed read

@@ -11,7 +11,8 @@ struct kvm_cpuid2;
 /* KVM_GET_SUPPORTED_CPUID into a malloc'd table the caller frees. */
 struct kvm_cpuid2 *cpuid_supported(int kvm_fd, struct errbuf *e);
 
-/* Hides SVM and VMX unless keep_virt; KVM's paravirtual leaves stay. */
+/* Sets the hypervisor-present bit; hides SVM and VMX unless keep_virt; KVM's paravirtual
+ * leaves stay. */
 void cpuid_filter(struct kvm_cpuid2 *c, bool keep_virt);
 
 /* Writes the initial APIC ID into leaves 1 (EBX[31:24]), 0xB and 0x1F (EDX). */

@@ -10,6 +10,7 @@
 #include "err.h"
 #include "gmem.h"
 
+struct acpi_devices;
 struct ucall_abi;
 
 /* Why a machine stopped; the kvmlab command maps each kind to an exit status. */
@@ -63,6 +64,15 @@ struct machine {
 	/* The ucall hook (see ucall.h); NULL for the default action only. */
 	bool (*on_ucall)(void *opaque, struct machine *m, const struct ucall_abi *uc);
 	void *on_ucall_opaque;
+
+	/* Interrupt lines (machine_set_irq): the VM installs KVM_IRQ_LINE, tests a recorder. */
+	void (*set_irq)(void *opaque, uint32_t gsi, bool level);
+	void *set_irq_opaque;
+	/* Console input (machine_console_input): the UART installs its receiver. */
+	size_t (*console_in)(void *opaque, const uint8_t *buf, size_t len);
+	void *console_in_opaque;
+	unsigned ncpus;		   /* vCPUs, for fw_cfg and the ACPI tables; 0 counts as 1 */
+	struct acpi_devices *acpi; /* what the DSDT describes besides COM1 (acpi.h) */
 };
 
 void machine_init(struct machine *m);
@@ -80,7 +90,8 @@ void machine_stop(struct machine *m, enum stop_kind kind, int code, const char *
 
 static inline bool machine_stopping(const struct machine *m)
 {
-	return atomic_load_explicit(&m->stopping, memory_order_acquire);
+	/* seq_cst, like the store in machine_stop: vCPU start-up relies on it (run.c). */
+	return atomic_load(&m->stopping);
 }
 
 /*
@@ -88,7 +99,28 @@ static inline bool machine_stopping(const struct machine *m)
  * addresses (all-ones on read, counted, and a stop in strict mode). Returns
  * false when the access stopped the machine.
  */
-bool machine_pio(struct machine *m, uint16_t port, uint8_t *data, uint32_t len, bool is_write);
+bool machine_pio_slow(struct machine *m, uint16_t port, uint8_t *data, uint32_t len,
+		      bool is_write);
+static inline bool machine_pio(struct machine *m, uint16_t port, uint8_t *data, uint32_t len,
+			       bool is_write)
+{
+	/* The exit path: a claimed port costs one index lookup and the callback. */
+	const struct bus_range *r = bus_find_direct(&m->pio, port, len);
+
+	if (__builtin_expect(r != NULL, 1)) {
+		r->fn(r->opaque, port - r->base, data, len, is_write);
+		return true;
+	}
+	return machine_pio_slow(m, port, data, len, is_write);
+}
 bool machine_mmio(struct machine *m, uint64_t addr, uint8_t *data, uint32_t len, bool is_write);
+
+/* Drives interrupt line gsi (an ISA IRQ or IOAPIC pin) to level; dropped when no
+ * set_irq is installed (no irqchip). Devices call it on every change of their line. */
+void machine_set_irq(struct machine *m, uint32_t gsi, bool level);
+
+/* Offers console input to the machine's console device; returns how many bytes it
+ * took (0 when its FIFO is full or there is no console device: try again later). */
+size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
 
 #endif

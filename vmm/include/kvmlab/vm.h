@@ -42,8 +42,10 @@ struct vcpu {
 	struct kvm_run *run;
 	size_t run_size;
 	pthread_t thread;
-	bool thread_started;
-	uint64_t exits;
+	bool thread_started;	  /* created by vm_start, not yet joined (owner thread only) */
+	_Atomic bool thread_live; /* set by the vCPU thread itself: kicks may signal self */
+	pthread_t self;
+	_Atomic uint64_t exits; /* KVM_RUN returns that reached a handler */
 };
 
 /*
@@ -83,6 +85,7 @@ struct vm {
 	void *mem_state;
 	/* The vCPU scheduling policy (sched.h) and its tick thread. */
 	const struct sched_ops *sched;
+	bool sched_hooks; /* sched has enter or leave: vcpu_step takes vcpu_step_sched */
 	void *sched_state;
 	pthread_t sched_thread;
 	bool sched_thread_started;

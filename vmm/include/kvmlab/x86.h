@@ -29,4 +29,8 @@ struct kvm_sregs;
 /* Sets sregs for 64-bit mode using the tables above (paging, PAE, LME/LMA). */
 void x86_sregs_long_mode(struct kvm_sregs *s);
 
+/* Sets sregs for flat 32-bit protected mode (CS 0x08, data 0x18), paging off:
+ * how multiboot and PVH kernels are entered. */
+void x86_sregs_protected_mode(struct kvm_sregs *s);
+
 #endif
