@@ -207,9 +207,6 @@ static int read_imm(struct decode_ctx *c, unsigned attr)
 		size = 1;
 		size2 = 1;
 		break;
-	case IMM_D:
-		size = 4;
-		break;
 	}
 	r = need(c, size + size2);
 	if (r)
@@ -348,7 +345,7 @@ static int decode_vex(struct decode_ctx *c, uint8_t lead)
 		       : in->mode == X86_MODE_32 ? ((in->pfx & X86_PFX_ADDRSIZE) ? 2 : 4)
 						 : ((in->pfx & X86_PFX_ADDRSIZE) ? 4 : 2);
 	in->opsize = (in->mode == X86_MODE_64 && in->vex_w) ? 8 : 4;
-	if (in->enc == X86_ENC_XOP ? x86_xop_has_modrm(in) : x86_vex_has_modrm(in)) {
+	if (in->enc == X86_ENC_XOP || x86_vex_has_modrm(in)) {
 		if ((r = read_modrm_byte(c)) || (r = x86_decode_modrm(c)))
 			return r;
 	}

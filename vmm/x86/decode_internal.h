@@ -17,7 +17,6 @@ enum imm_kind {
 	IMM_JB, /* 8-bit branch displacement */
 	IMM_JZ, /* 16/32-bit branch displacement, operand size per the branch rules */
 	IMM_BB, /* two 8-bit immediates (EXTRQ, INSERTQ) */
-	IMM_D,	/* 32 bits regardless of operand size (XOP map A) */
 };
 
 /* Attributes of a resolved legacy-map entry. */
@@ -87,11 +86,10 @@ bool x86_3dnow_valid(uint8_t suffix);
 int x86_special_attr(const struct x86_entry *e, const struct x86_insn *in);
 
 /* VEX, XOP and EVEX validity (decode_vex.c): checks in (opcode, map, pp, L, W, vvvv,
- * ModRM) and sets in->imm_size; returns 0 or X86_DECODE_INVALID. has_modrm tells the
- * caller whether to read a ModRM byte before calling x86_vex_check. */
+ * ModRM) and sets in->imm_size; returns 0 or X86_DECODE_INVALID. x86_vex_has_modrm tells
+ * the caller whether to read a ModRM byte first (every XOP and EVEX instruction has one). */
 bool x86_vex_has_modrm(const struct x86_insn *in);
 int x86_vex_check(struct x86_insn *in);
-bool x86_xop_has_modrm(const struct x86_insn *in);
 int x86_xop_check(struct x86_insn *in);
 int x86_evex_check(struct x86_insn *in);
 

@@ -176,7 +176,9 @@ static const uint32_t *vex_row(unsigned map, unsigned pp)
 
 bool x86_vex_has_modrm(const struct x86_insn *in)
 {
-	return !(in->map == 1 && in->opcode == 0x77);
+	const uint32_t *row = vex_row(in->map, in->pp);
+
+	return !row || !(row[in->opcode] & V_NOMRM);
 }
 
 static bool group_ok(const struct x86_insn *in)
@@ -303,12 +305,6 @@ static const uint32_t xop_mapa[256] = {
     [0x10] = NV | L0,
     [0x12] = VX | L0 | V_GRP,
 };
-
-bool x86_xop_has_modrm(const struct x86_insn *in)
-{
-	(void)in;
-	return true;
-}
 
 int x86_xop_check(struct x86_insn *in)
 {

@@ -280,10 +280,9 @@ static int movd_movq(struct x86_emu *e, const struct x86_insn *in)
 		n = 8;
 		v = mmx_read(e, src->reg);
 	} else {
-		/* From XMM: the low 4 or 8 bytes, by the destination's size. */
-		n = dst->kind == X86_OPK_REG && dst->rclass == X86_RC_VEC ? 8 : dst->size;
-		if (dst->rclass == X86_RC_MMX && dst->kind == X86_OPK_REG)
-			n = 8;
+		/* From XMM (XMM-to-XMM MOVQ is the caller's): the low 4 or 8 bytes, as many
+		 * as the GPR or memory destination holds. */
+		n = dst->size > 8 ? 8 : dst->size;
 		memcpy(&v, e->fpu.zmm[vreg_of(src)], n);
 	}
 	/* The destination. */
@@ -332,9 +331,9 @@ int emu_vector(struct x86_emu *e, const struct x86_insn *in)
 	case X86_MN_MOVQ:
 	case X86_MN_VMOVD:
 	case X86_MN_VMOVQ:
-		if (in->mnemonic == X86_MN_MOVQ && in->ops[0].kind != X86_OPK_MEM &&
-		    in->ops[0].rclass == X86_RC_VEC && in->ops[1].kind == X86_OPK_REG &&
-		    in->ops[1].rclass == X86_RC_VEC) {
+		if ((in->mnemonic == X86_MN_MOVQ || in->mnemonic == X86_MN_VMOVQ) &&
+		    in->ops[0].kind != X86_OPK_MEM && in->ops[0].rclass == X86_RC_VEC &&
+		    in->ops[1].kind == X86_OPK_REG && in->ops[1].rclass == X86_RC_VEC) {
 			/* MOVQ xmm, xmm (F3 0F 7E, 66 0F D6): low quadword, upper zeroed. */
 			uint64_t v;
 
