@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "emu_internal.h"
 #include "kvm_glue.h"
 #include "kvmlab/kvm.h"
 #include "kvmlab/vm.h"
@@ -98,8 +99,15 @@ static enum exit_action emulate_exit(struct vcpu *v, void *opaque)
 		atomic_fetch_add(&x->faults, 1);
 		return EXIT_RESUME;
 	case X86_EMU_UNSUPPORTED:
-		if (machine_stopping(&v->vm->m)) {
+		if (machine_stopping(&v->vm->m))
 			return EXIT_STOP;
+		/* KVM's own policy without the cap: #UD for user code, a stop for the kernel. */
+		if (emu_cpl(&cpu) > 0) {
+			if (x86_vcpu_inject(v, &(struct x86_fault){.vector = X86_EXC_UD}, &e))
+				break;
+			atomic_fetch_add(&x->refused, 1);
+			atomic_fetch_add(&x->faults, 1);
+			return EXIT_RESUME;
 		}
 		return refuse(x, v, &cpu, insn, emu.why);
 	case X86_EMU_ERROR:
@@ -112,7 +120,6 @@ static enum exit_action emulate_exit(struct vcpu *v, void *opaque)
 			 ctx->failed ? ctx->e.msg : "");
 		return refuse(x, v, &cpu, insn, e.msg);
 	}
-	free(ctx);
 	machine_stop(&v->vm->m, STOP_HOST_ERROR, 0, "vCPU %u: %s", v->id, e.msg);
 	return EXIT_STOP;
 }
