@@ -1,4 +1,6 @@
 """`kvmlab run` end to end: flat guests under real KVM, exit statuses, and bad input."""
+import re
+
 import pytest
 
 GREETING = "Hello from a kvmlab guest on 1 vCPU!\n"
@@ -24,6 +26,21 @@ def test_hello_on_four_vcpus(kvmlab, guest):
     out = kvmlab("run", "--guest", guest("hello"), "--cpus", "4", "--mem", "128M")
     assert out.stdout == "Hello from a kvmlab guest on 4 vCPUs!\n"
     assert out.returncode == 1
+
+
+@pytest.mark.kvm
+def test_stats_flag_prints_a_closing_summary(kvmlab, guest):
+    """--stats ends with one line: KVM's own exit count (every exit, also those the kernel
+    finishes) and the exits that reached kvmlab, by reason. hello's greeting is one OUT per
+    byte to COM1 plus the debug-exit."""
+    out = kvmlab("run", "--guest", guest("hello"), "--stats")
+    assert out.returncode == 1
+    m = re.search(r"kvmlab: stats: ran ([0-9.]+) s on 1 vCPU; (\d+) exits in all \(KVM's count\), "
+                  r"(\d+) to kvmlab: IO (\d+)$", out.stderr.strip())
+    assert m, out.stderr
+    kvm_all, to_vmm, io = map(int, m.group(2, 3, 4))
+    assert io == to_vmm >= len(GREETING) + 1
+    assert kvm_all >= to_vmm
 
 
 @pytest.mark.kvm

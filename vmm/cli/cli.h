@@ -2,6 +2,8 @@
 #ifndef KVMLAB_CLI_H
 #define KVMLAB_CLI_H
 
+#include <stdio.h>
+
 /*
  * Exit statuses of `kvmlab run`. Odd statuses belong to the guest: a write of
  * v to the debug-exit port gives (v << 1) | 1, as QEMU's isa-debug-exit does,
@@ -28,5 +30,11 @@ int cmd_run(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
+int cmd_switch(int argc, char **argv);
+
+struct vm;
+/* With --stats: one line on out with the run's time, KVM's exit count and kvmlab's exits by
+ * reason. Call after vm_wait, before vm_destroy. */
+void run_report_stats(struct vm *vm, double seconds, FILE *out);
 
 #endif

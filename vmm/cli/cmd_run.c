@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -144,6 +145,14 @@ static void *signal_watch_thread(void *arg)
 	return NULL;
 }
 
+static double run_seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 /* Everything between vm_create and the first instruction: image, long mode, stats, socket.
  * -2 when the guest image is refused (a kernel's loader said why), -1 on other failures. */
 static int run_prepare(struct run_config *rc, struct vm *vm, void *image, size_t len,
@@ -178,6 +187,7 @@ static int run_guest(struct run_config *rc, void *image, size_t len, const struc
 {
 	struct signal_watch watch = {.signo = 0};
 	struct control_server *ctl = NULL;
+	struct timespec started;
 	struct console *con = NULL;
 	int r;
 	struct vm_config cfg;
@@ -188,6 +198,7 @@ static int run_guest(struct run_config *rc, void *image, size_t len, const struc
 	struct vm *vm;
 	int code;
 
+	clock_gettime(CLOCK_MONOTONIC, &started);
 	sigemptyset(&watch.set);
 	sigaddset(&watch.set, SIGINT);
 	sigaddset(&watch.set, SIGTERM);
@@ -215,6 +226,8 @@ static int run_guest(struct run_config *rc, void *image, size_t len, const struc
 	pthread_detach(watcher);
 	vm_wait(vm, rc->timeout_s, &e);
 	control_server_destroy(ctl); /* no command may reach a VM being destroyed */
+	if (rc->stats)
+		run_report_stats(vm, run_seconds_since(&started), stderr);
 	kind = vm->m.stop_kind;
 	code = vm->m.stop_code;
 	snprintf(msg, sizeof(msg), "%s", vm->m.stop_msg);
