@@ -3,6 +3,7 @@
 #define KVMLAB_BENCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -39,6 +40,14 @@ struct bench_def {
 	unsigned nargs;
 	int64_t range_lo, range_hi;
 	int range_mult;
+	/* Iterations per repetition, instead of Google Benchmark's --benchmark_min_time: for
+	 * benchmarks whose untimed set-up per iteration dwarfs the timed part. */
+	int64_t iterations;
+	/* Needs no /dev/kvm: `kvmlab bench` runs it natively, never in the box. */
+	bool host_only;
+	/* Optional: false (with why filled) leaves the instance for arg unregistered, e.g. a
+	 * memory policy the host cannot provide; --kvmlab_list shows why. */
+	bool (*available)(int64_t arg, char *why, size_t len);
 };
 
 /*
@@ -89,6 +98,7 @@ struct bench_options {
 	const char *guest_dir;	/* where bench guests are: --kvmlab_guests, default the build's */
 	const char *mem_policy; /* VMs' memory policy: --kvmlab_mem_policy, default "anon" */
 	const char *sched;	/* VMs' vCPU scheduler: --kvmlab_sched, default "os" */
+	const char *select;	/* --kvmlab_select: "all" (default), "kvm" or "host" (host_only) */
 };
 
 const struct bench_options *bench_options(void);

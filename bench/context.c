@@ -1,5 +1,6 @@
 /* Collects the host facts a benchmark result is meaningless without: kernel, CPU, KVM, memory. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,8 +113,31 @@ static void kvm_module_params(const char *mod, bench_context_fn add, void *opaqu
 		free(params);
 }
 
+/*
+ * How the guests are virtualized: kvm_flavor is the vendor module (pvm, amd,
+ * intel), kvm_environment "pvm" (kvm_pvm: paravirtualized, no hardware
+ * virtualization), "nested" (this host is itself a guest) or "bare-metal".
+ * Figures from different environments are not comparable; dashboards key on it.
+ */
+static void kvm_flavor(const char *modules, bool nested, bench_context_fn add, void *opaque)
+{
+	char list[600];
+	const char *flavor = "unknown";
+
+	snprintf(list, sizeof(list), ",%s,", modules);
+	if (strstr(list, ",kvm_pvm,"))
+		flavor = "pvm";
+	else if (strstr(list, ",kvm_amd,"))
+		flavor = "amd";
+	else if (strstr(list, ",kvm_intel,"))
+		flavor = "intel";
+	add(opaque, "kvm_flavor", flavor);
+	add(opaque, "kvm_environment",
+	    !strcmp(flavor, "pvm") ? "pvm" : (nested ? "nested" : "bare-metal"));
+}
+
 /* kvm_modules ("kvm,kvm_amd") and their parameters, sorted so reports diff cleanly. */
-static void kvm_modules(bench_context_fn add, void *opaque)
+static void kvm_modules(bench_context_fn add, void *opaque, bool nested)
 {
 	struct dirent **mods;
 	char list[512] = "";
@@ -132,6 +156,7 @@ static void kvm_modules(bench_context_fn add, void *opaque)
 	if (n >= 0)
 		free(mods);
 	add(opaque, "kvm_modules", list[0] ? list : "none");
+	kvm_flavor(list, nested, add, opaque);
 }
 
 void bench_context_collect(const struct bench_options *o, bench_context_fn add, void *opaque)
@@ -140,6 +165,7 @@ void bench_context_collect(const struct bench_options *o, bench_context_fn add, 
 	struct utsname u;
 	struct errbuf e;
 	unsigned api = 0;
+	bool nested;
 	int fd;
 
 	if (uname(&u) == 0) {
@@ -152,7 +178,8 @@ void bench_context_collect(const struct bench_options *o, bench_context_fn add, 
 	cpuinfo_field("model name", buf, sizeof(buf));
 	add(opaque, "cpu_model", buf);
 	cpuinfo_field("flags", buf, sizeof(buf));
-	add(opaque, "kvm_nested", cpu_has_flag(buf, "hypervisor"));
+	nested = !strcmp(cpu_has_flag(buf, "hypervisor"), "true");
+	add(opaque, "kvm_nested", nested ? "true" : "false");
 
 	fd = kvm_open(NULL, &api, &e);
 	if (fd >= 0) {
@@ -162,7 +189,7 @@ void bench_context_collect(const struct bench_options *o, bench_context_fn add, 
 		snprintf(buf, sizeof(buf), "unknown (%s)", e.msg);
 	}
 	add(opaque, "kvm_api_version", buf);
-	kvm_modules(add, opaque);
+	kvm_modules(add, opaque, nested);
 
 	read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", buf,
 		  sizeof(buf));
@@ -172,6 +199,7 @@ void bench_context_collect(const struct bench_options *o, bench_context_fn add, 
 	add(opaque, "thp_enabled", buf);
 	add(opaque, "mem_policy", o->mem_policy ? o->mem_policy : "anon");
 	add(opaque, "sched", o->sched ? o->sched : "os");
+	add(opaque, "kvmlab_select", o->select ? o->select : "all");
 	add(opaque, "kvmlab_build_type", BENCH_BUILD_TYPE);
 #ifdef __SANITIZE_ADDRESS__
 	add(opaque, "kvmlab_asan", "true");

@@ -14,8 +14,9 @@ typedef void (*bench_context_fn)(void *opaque, const char *key, const char *valu
  * Calls add once per fact: kernel, kernel_build, cpu_model, kvm_nested (the
  * CPU's hypervisor flag: "true" when this host is itself a guest),
  * kvm_api_version, kvm_modules and one kvm_param.<module>.<name> per KVM
- * module parameter, clocksource, thp_enabled, mem_policy and sched (the
- * benchmark VMs'), kvmlab_build_type and kvmlab_asan. A fact the host does not expose is
+ * module parameter, kvm_flavor (pvm, amd, intel) and kvm_environment (pvm,
+ * nested, bare-metal), clocksource, thp_enabled, mem_policy and sched (the
+ * benchmark VMs'), kvmlab_select (which benchmarks ran), kvmlab_build_type and kvmlab_asan. A fact the host does not expose is
  * reported as "unknown", never left out, so dashboards see the same keys
  * everywhere.
  */

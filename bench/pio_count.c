@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	struct bench_options o = {BENCH_GUEST_DIR, "anon", "os"};
+	struct bench_options o = {BENCH_GUEST_DIR, "anon", "os", "kvm"};
 	bool bare = false, context = false;
 	struct pio_vm p;
 	struct errbuf e;

@@ -31,7 +31,7 @@ namespace
 
 // One process runs one set of benchmarks: the options and the failure flag are
 // the shim's, set in main() or by the benchmark thread, read after the run.
-struct bench_options options = {BENCH_GUEST_DIR, "anon", "os"};
+struct bench_options options = {BENCH_GUEST_DIR, "anon", "os", "all"};
 bool any_error = false;
 
 benchmark::TimeUnit time_unit(enum bench_unit u)
@@ -48,17 +48,58 @@ benchmark::TimeUnit time_unit(enum bench_unit u)
 	}
 }
 
+bool selected(const struct bench_def *def)
+{
+	if (!strcmp(options.select, "host"))
+		return def->host_only;
+	if (!strcmp(options.select, "kvm"))
+		return !def->host_only;
+	return true;
+}
+
+// Instances whose available() says no are left out, each with its reason on stderr
+// (once per process), so a run on a host without, say, huge pages still succeeds.
+bool instance_available(const struct bench_def *def, int64_t arg, bool report)
+{
+	char why[256] = "";
+
+	if (!def->available || def->available(arg, why, sizeof(why)))
+		return true;
+	if (report)
+		fprintf(stderr, "kvmlab_bench: %s/%lld not run: %s\n", def->name, (long long)arg,
+			why);
+	return false;
+}
+
 void register_one(const struct bench_def *def)
 {
-	auto *b = benchmark::RegisterBenchmark(def->name, [def](benchmark::State &st) {
+	auto run = [def](benchmark::State &st) {
 		struct bench_state bs = {&st, def};
 
 		def->run(&bs);
-	});
+	};
+
+	if (def->nargs) {
+		// One registration per available value: Google Benchmark names them name/value.
+		benchmark::internal::Benchmark *b = nullptr;
+
+		for (unsigned i = 0; i < def->nargs && i < BENCH_MAX_ARGS; i++) {
+			if (!instance_available(def, def->args[i], true))
+				continue;
+			if (!b)
+				b = benchmark::RegisterBenchmark(def->name, run)
+					->Unit(time_unit(def->unit));
+			b->Arg(def->args[i]);
+		}
+		if (b && def->iterations > 0)
+			b->Iterations(def->iterations);
+		return;
+	}
+	auto *b = benchmark::RegisterBenchmark(def->name, run);
 
 	b->Unit(time_unit(def->unit));
-	for (unsigned i = 0; i < def->nargs && i < BENCH_MAX_ARGS; i++)
-		b->Arg(def->args[i]);
+	if (def->iterations > 0)
+		b->Iterations(def->iterations);
 	if (def->range_hi > 0)
 		b->RangeMultiplier(def->range_mult > 1 ? def->range_mult : 8)
 		    ->Range(def->range_lo, def->range_hi);
@@ -95,19 +136,32 @@ bool take_option(const char *arg, const char *name, const char **value)
 
 void usage_extra()
 {
-	fputs("kvmlab options:\n"
-	      "  --kvmlab_mem_policy=SPEC  memory policy of the benchmark VMs (default anon)\n"
-	      "  --kvmlab_sched=SPEC       vCPU scheduler of the benchmark VMs (default os)\n"
-	      "  --kvmlab_guests=DIR       where the bench guests are (default " BENCH_GUEST_DIR
-	      ")\n"
-	      "  --kvmlab_list             list the benchmarks with what one iteration is\n",
-	      stdout);
+	fputs(
+	    "kvmlab options:\n"
+	    "  --kvmlab_mem_policy=SPEC  memory policy of the benchmark VMs (default anon)\n"
+	    "  --kvmlab_sched=SPEC       vCPU scheduler of the benchmark VMs (default os)\n"
+	    "  --kvmlab_guests=DIR       where the bench guests are (default " BENCH_GUEST_DIR ")\n"
+	    "  --kvmlab_select=WHICH     all (default), kvm (needs /dev/kvm) or host (host-only)\n"
+	    "  --kvmlab_list             list the benchmarks: name, kvm|host, what one iteration "
+	    "is\n",
+	    stdout);
 }
 
 void list_defs()
 {
-	for (const struct bench_def *d : all_defs())
-		printf("%-24s %s\n", d->name, d->doc ? d->doc : "");
+	for (const struct bench_def *d : all_defs()) {
+		if (!selected(d))
+			continue;
+		printf("%-32s %-4s %s\n", d->name, d->host_only ? "host" : "kvm",
+		       d->doc ? d->doc : "");
+		for (unsigned i = 0; i < d->nargs && i < BENCH_MAX_ARGS; i++) {
+			char why[256] = "";
+
+			if (d->available && !d->available(d->args[i], why, sizeof(why)))
+				printf("%-32s %-4s   /%lld unavailable here: %s\n", "", "",
+				       (long long)d->args[i], why);
+		}
+	}
 }
 
 } // namespace
@@ -182,7 +236,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (take_option(argv[i], "--kvmlab_mem_policy", &options.mem_policy) ||
 		    take_option(argv[i], "--kvmlab_guests", &options.guest_dir) ||
-		    take_option(argv[i], "--kvmlab_sched", &options.sched))
+		    take_option(argv[i], "--kvmlab_sched", &options.sched) ||
+		    take_option(argv[i], "--kvmlab_select", &options.select))
 			continue;
 		if (!strcmp(argv[i], "--kvmlab_list")) {
 			list = true;
@@ -194,12 +249,20 @@ int main(int argc, char **argv)
 	}
 	argc = kept;
 	argv[argc] = nullptr;
+	if (strcmp(options.select, "all") && strcmp(options.select, "kvm") &&
+	    strcmp(options.select, "host")) {
+		fprintf(stderr,
+			"kvmlab_bench: --kvmlab_select must be all, kvm or host, not '%s'\n",
+			options.select);
+		return 2;
+	}
 	if (list) {
 		list_defs();
 		return 0;
 	}
 	for (const struct bench_def *d : all_defs())
-		register_one(d);
+		if (selected(d))
+			register_one(d);
 	benchmark::Initialize(&argc, argv);
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
 		return 2;

@@ -109,7 +109,8 @@ static void x86_decode_vs_zydis(struct bench_state *st)
 	bench_set_label(st, label);
 }
 BENCH(x86_decode_vs_zydis, .name = "x86/decode_vs_zydis", .run = x86_decode_vs_zydis,
-      .doc = "64 KiB of this program's code decoded by kvmlab and by Zydis (DecodeFull)");
+      .doc = "64 KiB of this program's code decoded by kvmlab and by Zydis (DecodeFull)",
+      .host_only = true);
 
 /* ---- the emulator: one instruction against plain memory, decode included ---- */
 
@@ -205,4 +206,4 @@ static void x86_emulate_cost(struct bench_state *st)
 BENCH(x86_emulate_cost, .name = "x86/emulate", .run = x86_emulate_cost,
       .doc = "decode and emulate one instruction (0 mov store, 1 add, 2 vmovdqu ymm, "
 	     "3 fstp m64, 4 rep movsb x64) on plain memory through a 4-level page walk",
-      .args = BENCH_ARGS(0, 1, 2, 3, 4));
+      .args = BENCH_ARGS(0, 1, 2, 3, 4), .host_only = true);

@@ -388,6 +388,454 @@ def loader_seeds():
     }
 
 
+# --- loader_bzimage, loader_multiboot, loader_pvh (fuzz/targets/loader_*.c, fuzz/kernel.c) ---
+
+def fk_head(shape=0, rare_shape=0, high_kib=1024, big=False, cmdline=None, initrd=None,
+            image_name=None, initrd_name=None, rare=None, rare_value=0):
+    """The loader targets' input head (fuzz/kernel.h): RAM layout, then loader arguments.
+    shape 0 one region, 4 the PC hole, 6 with a read-only BIOS area, 7 rare (rare_shape)."""
+    assert 4 <= high_kib <= 1024 and high_kib % 4 == 0
+    out = bytes([shape | (rare_shape << 3) | (0x80 if big else 0), high_kib // 4 - 1])
+    how = ((1 if cmdline is not None else 0) | (2 if initrd is not None else 0)
+           | (4 if image_name is not None else 0) | (8 if initrd_name is not None else 0))
+    if rare is not None:
+        out += bytes([how | 0xF0, rare])
+    else:
+        out += bytes([how])
+    if cmdline is not None:
+        out += bytes([len(cmdline)]) + cmdline.encode()
+    if initrd is not None:
+        out += le(len(initrd) - 1, 2) + initrd
+    for name in (image_name, initrd_name):
+        if name is not None:
+            out += bytes([len(name)]) + name.encode()
+    if rare == 1:
+        out += (bytes(16) if initrd is None else b"") + le(rare_value, 4)
+    elif rare == 2:
+        out += le(rare_value, 8)
+    return out
+
+
+STARTUP = bytes.fromhex("f4ebfd")  # hlt; jmp $-3
+
+
+def bz_image(version=0x020F, setup_sects=1, loadflags=0x01, xloadflags=0x01, pref=0x100000,
+             init_size=0x1000, kernel_len=0x400, magic=b"HdrS", syssize=None):
+    """A minimal bzImage: setup sectors with the boot protocol header, then a protected-mode
+    kernel whose 64-bit entry (at +0x200) halts."""
+    setup = bytearray(512 * ((setup_sects or 4) + 1))
+    kernel = bytearray(kernel_len)
+    kernel[0x200:0x200 + len(STARTUP)] = STARTUP[:max(0, kernel_len - 0x200)]
+    struct.pack_into("<B", setup, 0x1F1, setup_sects)
+    struct.pack_into("<I", setup, 0x1F4, (len(kernel) + 15) // 16 if syssize is None else syssize)
+    struct.pack_into("<H", setup, 0x1FE, 0xAA55)
+    setup[0x200:0x202] = bytes([0xEB, 0x66])  # jmp to 0x268: the header's end
+    setup[0x202:0x206] = magic
+    struct.pack_into("<H", setup, 0x206, version)
+    struct.pack_into("<B", setup, 0x211, loadflags)
+    struct.pack_into("<III", setup, 0x22C, 0x7FFFFFFF, 0x200000, 0)  # initrd_addr_max, align
+    struct.pack_into("<BBHI", setup, 0x234, 1, 21, xloadflags, 2047)  # relocatable, cmdline_size
+    struct.pack_into("<QI", setup, 0x258, pref, init_size)
+    return bytes(setup + kernel)
+
+
+def bzimage_seeds():
+    img = bz_image()
+    return {
+        "minimal-2.15": fk_head() + img,
+        "cmdline-initrd-pc-hole": fk_head(shape=4, cmdline="console=ttyS0 quiet",
+                                          initrd=bytes(range(256)) * 2) + img,
+        "bios-rom": fk_head(shape=6, high_kib=64, cmdline="x") + img,
+        "protocol-2.06": fk_head(high_kib=16) + bz_image(version=0x0206, pref=0, init_size=0),
+        "setup-sects-0": fk_head() + bz_image(setup_sects=0),
+        "too-old-2.04": fk_head() + bz_image(version=0x0204),
+        "no-64-bit-entry": fk_head() + bz_image(xloadflags=0),
+        "zimage": fk_head() + bz_image(loadflags=0),
+        "truncated": fk_head() + bz_image(syssize=0x1000),
+        "init-size-too-big": fk_head(high_kib=8) + bz_image(init_size=0x10000),
+        "pref-below-1mib": fk_head() + bz_image(pref=0x90000),
+        "initrd-does-not-fit": fk_head(high_kib=4, initrd=bytes(3000)) + img,
+        "no-low-ram": fk_head(shape=7, rare_shape=0) + img,
+        "short-low-ram": fk_head(shape=7, rare_shape=1, cmdline="a b c") + img,
+        "read-only-high": fk_head(shape=7, rare_shape=2) + img,
+        "long-cmdline": fk_head(rare=0) + img,
+        "huge-initrd": fk_head(rare=1, rare_value=0x1000) + img,
+        "rsdp-anywhere": fk_head(rare=2, rare_value=2**64 - 1) + img,
+    }
+
+
+def elf(is64, segments, entry):
+    """An ELF executable: segments are (p_type, paddr, data, memsz), laid out in order after
+    the program headers (4-byte aligned)."""
+    ehsize, phsize = (64, 56) if is64 else (52, 32)
+    off = ehsize + phsize * len(segments)
+    phdrs, body = b"", b""
+    for ptype, paddr, data, memsz in segments:
+        if is64:
+            phdrs += struct.pack("<IIQQQQQQ", ptype, 7, off, paddr, paddr, len(data), memsz, 4)
+        else:
+            phdrs += struct.pack("<8I", ptype, off, paddr, paddr, len(data), memsz, 7, 4)
+        pad = bytes(-len(data) % 4)
+        body += data + pad
+        off += len(data) + len(pad)
+    ident = b"\x7fELF" + bytes([2 if is64 else 1, 1, 1]) + bytes(9)
+    if is64:
+        head = struct.pack("<16sHHIQQQIHHHHHH", ident, 2, 62, 1, entry, ehsize, 0, 0, ehsize,
+                           phsize, len(segments), 0, 0, 0)
+    else:
+        head = struct.pack("<16sHHIIIIIHHHHHH", ident, 2, 3, 1, entry & 0xFFFFFFFF, ehsize, 0, 0, ehsize,
+                           phsize, len(segments), 0, 0, 0)
+    return head + phdrs + body
+
+
+PT_LOAD, PT_NOTE = 1, 4
+MB_MAGIC = 0x1BADB002
+
+
+def mb_header(flags=0x3, checksum=None, addresses=None):
+    out = le(MB_MAGIC, 4) + le(flags, 4) + le(-(MB_MAGIC + flags) if checksum is None else checksum, 4)
+    return out + (struct.pack("<5I", *addresses) if addresses else b"")
+
+
+def mb_elf(paddr=0x100000, flags=0x3, memsz=None, checksum=None, is64=False):
+    code = mb_header(flags, checksum) + STARTUP
+    return elf(is64, [(PT_LOAD, paddr, code, memsz or len(code))], paddr + 12)
+
+
+def mb_aout(load=0x100000, load_end=0, bss_end=0, entry_off=32, header_off=0):
+    """The address-field ("a.out kludge") layout: the header says where the file goes."""
+    image = bytes(header_off) + mb_header(0x10003, None, (
+        load + header_off, load, load_end, bss_end, load + entry_off)) + STARTUP
+    return image
+
+
+def multiboot_seeds():
+    return {
+        "elf-minimal": fk_head() + mb_elf(),
+        "elf-cmdline-module": fk_head(cmdline="console=ttyS0 x=1", initrd=b"env=1\n" * 40,
+                                      image_name="test.flat", initrd_name="env") + mb_elf(),
+        "elf-bss-pc-hole": fk_head(shape=4, high_kib=64) + mb_elf(memsz=0x8000),
+        "elf64": fk_head(shape=6) + mb_elf(is64=True),
+        "aout": fk_head(initrd=bytes(100)) + mb_aout(),
+        "aout-bss": fk_head() + mb_aout(load_end=0x100000 + 35, bss_end=0x102000, header_off=8),
+        "aout-below-1mib": fk_head() + mb_aout(load=0x80000),
+        "video-mode": fk_head() + mb_elf(flags=0x7),
+        "bad-checksum": fk_head() + mb_elf(checksum=0),
+        "elf-below-1mib": fk_head() + mb_elf(paddr=0x90000),
+        "elf-too-big": fk_head(high_kib=4) + mb_elf(memsz=0x10000),
+        "module-does-not-fit": fk_head(high_kib=4, initrd=bytes(4000)) + mb_elf(),
+        "no-low-ram": fk_head(shape=7, rare_shape=0) + mb_elf(),
+        "short-low-ram": fk_head(shape=7, rare_shape=1) + mb_elf(),
+        "long-cmdline": fk_head(rare=0, image_name="k") + mb_elf(),
+        "huge-module": fk_head(rare=1, rare_value=7) + mb_elf(),
+    }
+
+
+def xen_note(entry, size=4, name=b"Xen\0", ntype=18):
+    return (struct.pack("<III", len(name), size, ntype) + name + bytes(-len(name) % 4)
+            + le(entry, size))
+
+
+def pvh_elf(is64=True, entry=0x100000, note=None, memsz=None, paddr=0x100000):
+    code = STARTUP
+    note = xen_note(entry) if note is None else note
+    return elf(is64, [(PT_NOTE, 0, note, len(note)), (PT_LOAD, paddr, code, memsz or len(code))],
+               0xFFFFFFFF81000000)
+
+
+def pvh_seeds():
+    return {
+        "elf64-note4": fk_head() + pvh_elf(),
+        "elf64-note8": fk_head(shape=4) + pvh_elf(note=xen_note(0x100000, 8)),
+        "elf32": fk_head(shape=6) + pvh_elf(is64=False),
+        "cmdline-initrd": fk_head(cmdline="console=ttyS0 root=/dev/vda", initrd=bytes(4096))
+        + pvh_elf(memsz=0x3000),
+        "two-notes": fk_head() + pvh_elf(note=xen_note(0, 4, b"GNU\0", 3) + xen_note(0x100001)),
+        "no-note": fk_head() + pvh_elf(note=xen_note(0x100000, 4, b"Xen\0", 17)),
+        "entry-outside": fk_head() + pvh_elf(entry=0x200000),
+        "note-odd-size": fk_head() + pvh_elf(note=xen_note(0x100000, 2)),
+        "segment-too-big": fk_head(high_kib=4) + pvh_elf(memsz=0x2000),
+        "initrd-does-not-fit": fk_head(high_kib=4, initrd=bytes(4090)) + pvh_elf(),
+        "no-low-ram": fk_head(shape=7, rare_shape=0) + pvh_elf(),
+        "ram-above-4g": fk_head(shape=7, rare_shape=3) + pvh_elf(paddr=0x100000000),
+        "long-cmdline": fk_head(rare=0) + pvh_elf(),
+        "huge-initrd": fk_head(rare=1, rare_value=1) + pvh_elf(),
+    }
+
+
+# --- acpi (fuzz/targets/acpi.c) ------------------------------------------------------------
+
+def acpi_head(cpus=1, buf_len=None):
+    """vCPU count (1-32 in one byte, else the rare 16-bit form) and the table buffer's size
+    (None: the whole BIOS area)."""
+    out = bytes([cpus - 1]) if 1 <= cpus <= 32 else bytes([0xF0]) + le(cpus, 2)
+    return out + (bytes([0]) if buf_len is None else bytes([0xF0]) + le(buf_len, 2))
+
+
+def acpi_dev(page, gsi):
+    """A virtio-mmio transport at 0xd0000000 + page * 4 KiB, 0x200 bytes."""
+    return bytes([0, page, gsi])
+
+
+def acpi_dev_any(base, size, gsi):
+    return bytes([0x0F, 0, gsi]) + le(base, 8) + le(size, 8)
+
+
+def acpi_seeds():
+    return {
+        "one-cpu": acpi_head(),
+        "two-cpus-three-devices": acpi_head(2) + b"".join(acpi_dev(i, 5 + i) for i in range(3)),
+        "32-cpus-32-devices": acpi_head(32) + b"".join(acpi_dev(i, i % 24) for i in range(32)),
+        "33-devices": acpi_head() + b"".join(acpi_dev(i, 5) for i in range(33)),
+        "256-cpus-x2apic": acpi_head(256),
+        "257-cpus": acpi_head(257),
+        "small-buffer": acpi_head(3, 200) + acpi_dev(0, 5),
+        "zero-buffer": acpi_head(1, 0),
+        "odd-devices": acpi_head(4) + acpi_dev_any(0xFEBFF000, 0x1000, 23)
+        + acpi_dev_any(0xFFFFF000, 0x2000, 5) + acpi_dev_any(0x100000000, 0x200, 5)
+        + acpi_dev_any(0xD0000000, 0, 5) + acpi_dev_any(0xD0000000, 0x200, 24)
+        + acpi_dev_any(2**64 - 0x100, 0x200, 1),
+    }
+
+
+# --- virtio_net (fuzz/targets/virtio_net.c) --------------------------------------------------
+
+def vnet_setup(event_idx=True, qsize=256):
+    """Bit 0: negotiate EVENT_IDX; bits 1-3: log2(queue size) - 1."""
+    return bytes([int(event_idx) | ((qsize.bit_length() - 2) << 1)])
+
+
+def vnet_rx(*lens):
+    """The guest adds rx buffers (1-4 per op) of 12 + v % 2037 bytes each."""
+    out = b""
+    for i in range(0, len(lens), 4):
+        group = lens[i:i + 4]
+        out += bytes([2 | ((len(group) - 1) << 3)])
+        out += b"".join(bytes([0]) + le(n - 12, 2) for n in group)
+    return out
+
+
+def vnet_frame(length, fill=0x5A, rare=False):
+    """A frame arrives on the wire: 14 + v % 1600 bytes, or any length up to 65550 (rare)."""
+    if rare:
+        return bytes([4, 0xE0, 0, 0, fill]) + le(length - 14, 4)
+    return bytes([4, 0]) + le(length - 14, 2) + bytes([fill])
+
+
+def vnet_tx(length, segs=1, cut=6, fill=0x33, rare=None):
+    """The guest sends a frame in 1-3 segments (header cut at cut bytes); rare: a length
+    drawn from 32 bits and, with rare=("write", i) or ("gpa", i, addr), a bad segment."""
+    out = bytes([(segs - 1) << 3])
+    if rare is None:
+        out += bytes([0]) + le(length - 14, 2) + bytes([fill])
+    else:
+        out += bytes([0xE0, 0, 0, fill]) + le(length, 4)
+    if segs > 1:
+        out += le(cut - 1, 2)
+    if rare:
+        out += bytes([1, rare[1], 1 if rare[0] == "write" else 0])
+        if rare[0] == "gpa":
+            out += le(rare[2], 8)
+    elif rare is not None:
+        out += bytes([0])
+    return out
+
+
+def virtio_net_seeds():
+    rx8 = vnet_rx(*[1526] * 8)
+    return {
+        "tx-one": vnet_setup() + vnet_tx(60),
+        "tx-split-header": vnet_setup() + vnet_tx(1514, segs=2, cut=6),
+        "tx-three-segments": vnet_setup(False, 16) + vnet_tx(600, segs=3, cut=12),
+        "tx-runt": vnet_setup() + vnet_tx(10, rare=()),
+        "tx-giant": vnet_setup() + vnet_tx(65551, rare=()),
+        "tx-max": vnet_setup() + vnet_tx(65550, segs=2, cut=12, rare=()),
+        "tx-writable-segment": vnet_setup() + vnet_tx(100, segs=2, rare=("write", 1)),
+        "tx-outside-ram": vnet_setup() + vnet_tx(100, segs=2, rare=("gpa", 1, 0xFFFFFFFFFFFFF000)),
+        "rx-frames": vnet_setup() + rx8 + vnet_frame(60) + vnet_frame(1514) + vnet_frame(64),
+        "rx-before-buffers": vnet_setup() + vnet_frame(98) + vnet_frame(99) + vnet_rx(200, 200, 200),
+        "rx-short-buffer": vnet_setup() + vnet_rx(40, 1526) + vnet_frame(100) + vnet_frame(100),
+        "rx-jumbo-dropped": vnet_setup() + vnet_rx(1526) + vnet_frame(9000, rare=True),
+        "rx-ring-wraps": vnet_setup(True, 4) + b"".join(vnet_rx(200) + vnet_frame(80 + i)
+                                                        for i in range(12)),
+        "ping-pong": vnet_setup(False, 8) + vnet_rx(1526, 1526) + b"".join(
+            vnet_tx(98, fill=i) + vnet_frame(98, fill=i) for i in range(6)),
+        "config-then-reset": vnet_setup() + bytes([6]) + bytes([7]) + win_rare(0x70, 4, 0)
+        + vnet_rx(1526) + vnet_frame(60),
+    }
+
+
+# --- virtio_balloon (fuzz/targets/virtio_balloon.c) ------------------------------------------
+
+def vb_setup(align64k=False, event_idx=True, qsize=256):
+    return bytes([int(align64k) | (int(event_idx) << 1) | ((qsize.bit_length() - 2) << 2)])
+
+
+def vb_pfn(page, where="ram"):
+    """One PFN: a free RAM page (32 + page % 224), a high-RAM page (< 64), the ROM, the
+    driver's own pages (< 32: its rings) or any number."""
+    if where == "ram":
+        return bytes([0]) + le(page - 32, 2)
+    if where == "rings":
+        return bytes([0xA0]) + le(page, 2)
+    if where == "high":
+        return bytes([0xC0]) + le(page, 2)
+    if where == "rom":
+        return bytes([0xE0]) + le(page, 2)
+    return bytes([0xE1, 0, 0]) + le(page, 4)
+
+
+def vb_chain(pfns, deflate=False, split=None, writable=False):
+    """pfns: encoded PFNs (vb_pfn); more than 256 or a writable segment take the rare form."""
+    ctl = (0x08 if deflate else 0) | (0x10 if split else 0) | (0x20 if writable else 0)
+    n = len(pfns)
+    if n > 256 or writable:
+        out = bytes([ctl, 0xE0, 0]) + le(n - 1, 2)
+    else:
+        out = bytes([ctl, 0, n - 1])
+    out += b"".join(pfns)
+    if split:
+        out += le(split - 1, 2)
+    return out
+
+
+def virtio_balloon_seeds():
+    run = [vb_pfn(p) for p in range(32, 48)]
+    return {
+        "inflate-run": vb_setup() + vb_chain(run),
+        "inflate-shuffled-duplicates": vb_setup() + vb_chain(
+            [vb_pfn(p) for p in (49, 43, 47, 43, 48, 200, 44, 49)]),
+        "inflate-high-and-rom": vb_setup() + vb_chain(
+            [vb_pfn(1, "high"), vb_pfn(2, "high"), vb_pfn(5, "rom"), vb_pfn(0xFFFFFFFF, "any"),
+             vb_pfn(0x100000, "any"), vb_pfn(255)]),
+        "inflate-own-rings": vb_setup() + vb_chain([vb_pfn(0, "rings"), vb_pfn(40)])
+        + vb_chain([vb_pfn(41)]),
+        "inflate-split-mid-pfn": vb_setup() + vb_chain(run, split=6),
+        "inflate-64k-units": vb_setup(True) + vb_chain([vb_pfn(p) for p in range(46, 82)]),
+        "inflate-300": vb_setup(False, False, 64) + vb_chain(
+            [vb_pfn(32 + p % 224) for p in range(300)]),
+        "inflate-writable": vb_setup() + vb_chain(run[:4], writable=True),
+        "deflate": vb_setup() + vb_chain(run) + vb_chain(run, deflate=True),
+        "target-and-actual": vb_setup() + bytes([3]) + le(4096, 4) + bytes([0xC4]) + le(16, 4)
+        + bytes([0x44]) + le(0x1234, 4) + bytes([3]) + le(0xFFFFFFFF, 4),
+        "reset-then-inflate": vb_setup(False, True, 2) + bytes([7]) + win_rare(0x70, 4, 0)
+        + vb_chain(run[:2]),
+        "ring-wraps": vb_setup(False, True, 2) + b"".join(vb_chain([vb_pfn(32 + i)]) for i in range(9)),
+    }
+
+
+# --- virtq, virtio_mmio, virtio_blk, virtio_rng (fuzz/targets/virtq.c, virtio_*.c) -----------
+
+def vq_setup(log2size=3, event_idx=True, indirect=True):
+    return bytes([log2size | (0x10 if event_idx else 0) | (0x20 if indirect else 0)])
+
+
+def vq_gpa(off, high=True):
+    """A buffer address: above the rings (TABLES + off) or anywhere in RAM."""
+    return bytes([1 if high else 0]) + le(off, 2)
+
+
+def vq_desc(i, gpa, length, flags=0, nxt=0, indirect_table=False):
+    ctl = 2 if indirect_table else 1
+    return bytes([ctl, i]) + gpa + bytes([0]) + le(length, 2) + bytes([flags, nxt])
+
+
+def vq_publish(head):
+    return bytes([3, head])
+
+
+VQ_POP, VQ_PUSH, VQ_SIGNAL, VQ_ENABLE, VQ_DISABLE = b"\x04", b"\x05\x10\0\0\0", b"\x06", b"\x07", b"\x0f"
+
+
+def virtq_seeds():
+    two = vq_desc(0, vq_gpa(0), 16, 1, 1) + vq_desc(1, vq_gpa(0x100), 512, 2)
+    return {
+        "pop-push": vq_setup() + two + vq_publish(0) + VQ_POP + VQ_PUSH + VQ_SIGNAL + VQ_ENABLE,
+        "wrap": vq_setup(1, False, False) + vq_desc(0, vq_gpa(0), 8)
+        + (vq_publish(0) + VQ_POP + VQ_PUSH + VQ_SIGNAL) * 40,
+        "indirect": vq_setup() + vq_desc(0, vq_gpa(0), 16, 1, 1, True)
+        + vq_desc(1, vq_gpa(0x40), 1, 2, 0, True) + vq_desc(0, vq_gpa(0), 32, 4)
+        + vq_publish(0) + VQ_POP + VQ_PUSH,
+        "loop": vq_setup() + vq_desc(0, vq_gpa(0), 16, 1, 1) + vq_desc(1, vq_gpa(0), 16, 1, 0)
+        + vq_publish(0) + VQ_POP,
+        "nested-indirect": vq_setup() + vq_desc(0, vq_gpa(0), 16, 4, 0, True)
+        + vq_desc(0, vq_gpa(0), 16, 4) + vq_publish(0) + VQ_POP,
+        "rom-writable": vq_setup() + bytes([1, 0, 0xF0]) + le(0x10, 2) + bytes([0]) + le(64, 2)
+        + bytes([2, 0]) + vq_publish(0) + VQ_POP,
+        "avail-jump": vq_setup() + bytes([0xFF]) + le(0x9000, 2) + VQ_POP,
+        "suppress": vq_setup(2, False) + two + VQ_DISABLE + vq_publish(0) + VQ_POP + VQ_PUSH
+        + VQ_SIGNAL + VQ_ENABLE,
+    }
+
+
+def vm_reg(off, value=None, small=False):
+    """virtio_mmio target: an aligned register read or write (value), off a multiple of 4."""
+    ctl = 0x04 if value is not None else 0
+    if value is None:
+        return bytes([ctl, 0x80, 0, off // 4])
+    if small:
+        return bytes([ctl, 0x80, value & 0xF, off // 4])
+    return bytes([ctl, 0]) + le(value, 4) + bytes([off // 4])
+
+
+def vm_start(features_hi=1, queues=True):
+    out = vm_reg(0x70, 0, True) + vm_reg(0x70, 1, True) + vm_reg(0x70, 3, True)
+    out += vm_reg(0x24, 1, True) + vm_reg(0x20, features_hi, True) + vm_reg(0x70, 11, True)
+    if queues:
+        out += vm_reg(0x30, 0, True) + vm_reg(0x38, 8) + vm_reg(0x80, 0x1000) + vm_reg(0x90, 0x2000)
+        out += vm_reg(0xA0, 0x3000) + vm_reg(0x44, 1, True)
+    return out + vm_reg(0x70, 15, True)
+
+
+def virtio_mmio_seeds():
+    return {
+        "start-notify": vm_start() + vm_reg(0x50, 0, True) + vm_reg(0x60) + vm_reg(0x64, 1, True),
+        "no-version-1": vm_start(features_hi=0),
+        "unoffered": vm_start(features_hi=2),
+        "config": vm_start(False) + bytes([0x07, 0x80, 5, 4]) + bytes([0x03, 0x80, 0, 4])
+        + bytes([30 << 3]),
+        "ready-bad-ring": vm_start(False) + vm_reg(0x30, 1, True) + vm_reg(0x38, 3)
+        + vm_reg(0x80, 0xFFFF0) + vm_reg(0x44, 1, True),
+        "reset-midway": vm_start() + vm_reg(0x70, 0, True) + vm_reg(0x50, 0, True),
+        "odd-access": vm_start() + win_rare(0x70, 2, 0xF) + win_rare(0x1FE, 4, 0x1),
+    }
+
+
+def vblk_rw(write, sector, nsec, fill=0x11, segs=1):
+    return bytes([1 if write else 0, (segs - 1) << 3]) + le(sector, 1) + bytes([nsec - 1, fill])
+
+
+def virtio_blk_seeds():
+    rw = vblk_rw(True, 3, 4) + vblk_rw(False, 3, 4, segs=2) + vblk_rw(False, 0, 16, segs=3)
+    return {
+        "write-read": b"\0" + rw + b"\x02",
+        "read-only": b"\x01" + rw + b"\x05\x10",
+        "discard": b"\0" + vblk_rw(True, 8, 8) + bytes([3, 1, 0, 8, 4, 0, 100, 8]) + vblk_rw(False, 8, 8),
+        "discard-unmap": b"\0" + bytes([3, 0, 0x80, 8, 4]),
+        "get-id": b"\0" + b"\x04",
+        "resize": b"\0" + bytes([5]) + le(200, 1) + vblk_rw(True, 150, 16) + bytes([5, 10])
+        + vblk_rw(False, 120, 16),
+        "beyond-end": b"\0" + vblk_rw(True, 126, 4) + bytes([0, 7]) + le(10, 1) + bytes([0, 0]) + le(700, 2) + bytes([0]),
+        "unknown-type": b"\0" + bytes([7]) + le(99, 4) + le(0, 8),
+        "register-then-io": b"\0" + bytes([6, 0x70 | 4]) + le(0, 1) + rw,
+    }
+
+
+def vrng(lens, rare=False):
+    ctl = 1 | ((len(lens) - 1) << 1) | ((31 << 3) if rare else 0)
+    return bytes([ctl]) + b"".join(le(n if rare else n - 1, 4 if rare else 2) for n in lens)
+
+
+def virtio_rng_seeds():
+    return {
+        "one": b"\x03" + vrng([64]),
+        "three": b"\x06" + vrng([16, 4096, 1]),
+        "huge": b"\x06" + vrng([0x20000], rare=True) + b"\0",
+        "outside-ram": b"\x06" + vrng([8], rare=True) + b"\x01\x00" + le(2**63, 8) + le(8, 2) + b"\x01",
+        "reset": b"\x06" + vrng([32]) + bytes([0, 0x70 | 4]) + le(0, 1) + vrng([32]),
+    }
+
+
 # --- parse (fuzz/targets/parse.c) -----------------------------------------------------------
 
 def parse_seeds():
@@ -590,11 +1038,21 @@ SEEDS = {
     "bus": bus_seeds,
     "gmem": gmem_seeds,
     "loader_flat": loader_seeds,
+    "loader_bzimage": bzimage_seeds,
+    "loader_multiboot": multiboot_seeds,
+    "loader_pvh": pvh_seeds,
+    "acpi": acpi_seeds,
     "parse": parse_seeds,
     "config_json": config_seeds,
     "control_request": request_seeds,
     "x86_decode": x86_decode_seeds,
     "x86_emulate": x86_emulate_seeds,
+    "virtio_net": virtio_net_seeds,
+    "virtio_balloon": virtio_balloon_seeds,
+    "virtq": virtq_seeds,
+    "virtio_mmio": virtio_mmio_seeds,
+    "virtio_blk": virtio_blk_seeds,
+    "virtio_rng": virtio_rng_seeds,
 }
 
 # Tokens the mutator splices in: encoded register writes, suffixes, keywords.
@@ -615,6 +1073,12 @@ DICTS = {
         "64M", "2G", "4096", "0.5", "1e9", "/dev/kvm", "anon", "os"]),
     "control_request": lambda: json_dict([f'"{c}"' for c in CONTROL_COMMANDS] + [
         f'"{a}":' for a in CONTROL_ARGS + ["cmd"]] + ['"0x', '"4G"', '"64M"']),
+    "loader_bzimage": lambda: {"hdrs": b"HdrS", "boot_flag": b"\x55\xaa", "v2_15": le(0x020F, 2),
+                               "v2_06": le(0x0206, 2), "mib": le(0x100000, 4)},
+    "loader_multiboot": lambda: {"magic": le(MB_MAGIC, 4), "flags": le(0x10003, 4),
+                                 "elf": b"\x7fELF\x01\x01\x01", "mib": le(0x100000, 4)},
+    "loader_pvh": lambda: {"xen": b"Xen\0", "note": struct.pack("<III", 4, 4, 18),
+                           "elf": b"\x7fELF\x02\x01\x01", "mib": le(0x100000, 4)},
     "parse": lambda: {f"tok{i}": t.encode() for i, t in enumerate(
         ["K", "M", "G", "T", "iB", "B", "i", ".", "e", "e-", "E+", "0x",
          "18446744073709551615", "1000000000", "4294967295"])},

@@ -55,6 +55,27 @@ static void machine_irq(void *opaque, uint32_t gsi, bool level)
 	(void)level;
 }
 
+/*
+ * The devices' clock (RTC, ACPI PM timer): a fixed date plus a counter that every read moves
+ * by the input's step, so an input behaves the same on every run and the RTC's
+ * update-in-progress window and the PM timer's wrap are reached by stepping, not by luck.
+ */
+struct fixed_clock {
+	uint64_t ns, step;
+};
+
+#define CLOCK_EPOCH_S 1735689600ull /* 2025-01-01T00:00:00Z */
+
+static void machine_fixed_clock(void *opaque, clockid_t id, struct timespec *ts)
+{
+	struct fixed_clock *c = opaque;
+	uint64_t ns =
+	    (c->ns += c->step) + (id == CLOCK_REALTIME ? CLOCK_EPOCH_S * 1000000000ull : 0);
+
+	ts->tv_sec = (time_t)(ns / 1000000000ull);
+	ts->tv_nsec = (long)(ns % 1000000000ull);
+}
+
 /* Guest log lines would flood the fuzzer's output; every other ucall takes the default path. */
 static bool machine_ucall(void *opaque, struct machine *m, const struct ucall_abi *uc)
 {
@@ -86,13 +107,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct errbuf e;
 	struct fuzz_io io;
 	struct expect x = {0};
+	struct fixed_clock clock = {0};
 	uint8_t *ram = calloc(1, RAM_SIZE);
+	uint8_t first;
 
 	FUZZ_CHECK(ram, "out of memory");
 	fuzz_in_init(&in, data, size);
 	machine_init(&m);
 	m.console_fd = fuzz_null_fd();
-	m.strict = fuzz_u8(&in) & 1;
+	first = fuzz_u8(&in); /* bit 0 strict mode, bits 1-7 the clock's step (1-128 ms) */
+	m.strict = first & 1;
+	clock.step = ((first >> 1) + 1ull) * 1000003ull;
+	m.clock = machine_fixed_clock;
+	m.clock_opaque = &clock;
 	m.set_irq = machine_irq;
 	m.on_ucall = machine_ucall;
 	FUZZ_CHECK(gmem_add(&m.mem, 0, RAM_SIZE, ram, 0, &e) == 0, "%s", e.msg);

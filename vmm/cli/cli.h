@@ -16,6 +16,8 @@ enum cli_status {
 	CLI_GUEST_SHUTDOWN = 6, /* the guest triple-faulted */
 	CLI_GUEST_ERROR = 8,  /* entry failure, internal error, unknown exit, strict-mode access */
 	CLI_GUEST_ASSERT = 10, /* the guest's test failed an assertion or took an exception */
+	CLI_SANDBOX = 12,      /* a VMM thread made a system call its seccomp filter forbids
+				  (SANDBOX_EXIT_STATUS, sandbox.h), or could not be confined */
 	CLI_TIMEOUT = 124,    /* --timeout passed */
 	CLI_SIGNALLED = 128,  /* plus the signal number, when stopped by SIGINT/SIGTERM/SIGHUP */
 };
@@ -31,6 +33,7 @@ int cmd_info(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_switch(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 struct vm;
 /* With --stats: one line on out with the run's time, KVM's exit count and kvmlab's exits by

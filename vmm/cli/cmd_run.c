@@ -1,6 +1,7 @@
 /* `kvmlab run`: create a VM, load a guest, run it, and turn how it stopped into an exit status. */
 #include <getopt.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +11,24 @@
 
 #include "cli.h"
 #include "console.h"
+#include "jail.h"
 #include "kvmlab/boot.h"
 #include "kvmlab/config.h"
 #include "kvmlab/control.h"
+#include "kvmlab/faults.h"
 #include "kvmlab/loader.h"
+#include "kvmlab/mem.h"
+#include "kvmlab/sandbox.h"
 #include "kvmlab/stats.h"
+#include "kvmlab/virtio.h"
 #include "kvmlab/x86_exits.h"
 #include "kvmlab/vm.h"
 
 #define LOW_RAM_LIMIT (3ull << 30)
+/* Every thread's stack (vCPU, I/O, control, console, signals); each uses a few KiB. Below a
+ * huge page, so that with THP "always" no stack gets a 2 MiB page for its first touch: glibc's
+ * 8 MiB stacks do once one lands 2 MiB-aligned, e.g. right under thp guest RAM. */
+#define RUN_THREAD_STACK (1u << 20)
 
 enum {
 	OPT_CONFIG = 'C',
@@ -130,6 +140,7 @@ struct signal_watch {
 	struct vm *vm;
 	sigset_t set;
 	int signo;
+	sem_t confined; /* posted once the thread is in its seccomp filter (or has none) */
 };
 
 /* Turns SIGINT/SIGTERM/SIGHUP into a clean stop request (signal handlers may not lock). */
@@ -138,6 +149,8 @@ static void *signal_watch_thread(void *arg)
 	struct signal_watch *w = arg;
 	int signo;
 
+	sandbox_enter_thread(SANDBOX_MAIN, w->vm->m.sandbox);
+	sem_post(&w->confined); /* the sandbox may be freed from now on */
 	if (sigwait(&w->set, &signo) == 0) {
 		w->signo = signo;
 		vm_request_stop(w->vm, strsignal(signo));
@@ -153,15 +166,41 @@ static double run_seconds_since(const struct timespec *t0)
 	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Threads created from now on get RUN_THREAD_STACK-sized stacks (else glibc's default). */
+static void run_thread_stacks(void)
+{
+	pthread_attr_t a;
+
+	if (pthread_attr_init(&a))
+		return;
+	if (pthread_attr_setstacksize(&a, RUN_THREAD_STACK) == 0)
+		pthread_setattr_default_np(&a);
+	pthread_attr_destroy(&a);
+}
+
+/* The images are in guest memory now and nothing reloads them (a guest reset ends the VM):
+ * their buffers, ~9 MiB for Debian's kernel and initrd, need not stay resident to the end. */
+static void run_drop_images(struct kernel_boot *kb)
+{
+	free((void *)kb->kernel);
+	free((void *)kb->initrd);
+	kb->kernel = kb->initrd = NULL;
+	kb->kernel_len = kb->initrd_len = 0;
+}
+
 /* Everything between vm_create and the first instruction: image, long mode, stats, socket.
  * -2 when the guest image is refused (a kernel's loader said why), -1 on other failures. */
 static int run_prepare(struct run_config *rc, struct vm *vm, void *image, size_t len,
-		       const struct kernel_boot *kb, struct control_server **ctl, struct errbuf *e)
+		       struct kernel_boot *kb, struct control_server **ctl, struct errbuf *e)
 {
 	int r;
 
+	/* Before the kernel loads: its ACPI tables and command line list the transports. */
+	if (virtio_attach_configured(&vm->m, rc, e))
+		return -2;
 	if (kb) {
 		r = vm_boot_kernel(vm, kb, e);
+		run_drop_images(kb);
 		if (r)
 			return r;
 	} else if (loader_flat_load_buf(&vm->m.mem, image, len, FLAT_LOAD_GPA, e) ||
@@ -183,11 +222,13 @@ static int run_prepare(struct run_config *rc, struct vm *vm, void *image, size_t
 	return 0;
 }
 
-static int run_guest(struct run_config *rc, void *image, size_t len, const struct kernel_boot *kb)
+/* A kernel's image buffers in kb are the callee's: freed once loaded (run_drop_images). */
+static int run_guest(struct run_config *rc, void *image, size_t len, struct kernel_boot *kb)
 {
 	struct signal_watch watch = {.signo = 0};
 	struct control_server *ctl = NULL;
 	struct timespec started;
+	struct sandbox *sb = NULL;
 	struct console *con = NULL;
 	int r;
 	struct vm_config cfg;
@@ -204,11 +245,22 @@ static int run_guest(struct run_config *rc, void *image, size_t len, const struc
 	sigaddset(&watch.set, SIGTERM);
 	sigaddset(&watch.set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &watch.set, NULL);
+	run_thread_stacks();
 
 	run_config_vm(rc, &cfg);
+	/* A default policy (thp for kernels) only where this host serves it: THP may be off, or
+	 * its sysfs knob hidden by --jail; then the VM's own default, anon. A policy rc names is
+	 * refused by vm_create instead, with the reason. */
+	if (!rc->mem_policy[0] && cfg.mem_policy && mem_spec_check(cfg.mem_policy, &e))
+		cfg.mem_policy = NULL;
+	if (rc->seccomp && !(cfg.sandbox = sb = sandbox_create(&e))) {
+		fprintf(stderr, "kvmlab: %s\n", e.msg);
+		return CLI_HOST_ERROR;
+	}
 	vm = vm_create(&cfg, &e);
 	if (!vm) {
 		fprintf(stderr, "kvmlab: %s\n", e.msg);
+		sandbox_destroy(sb);
 		return CLI_HOST_ERROR;
 	}
 	r = run_prepare(rc, vm, image, len, kb, &ctl, &e);
@@ -216,14 +268,20 @@ static int run_guest(struct run_config *rc, void *image, size_t len, const struc
 		fprintf(stderr, "kvmlab: %s\n", e.msg);
 		control_server_destroy(ctl);
 		vm_destroy(vm);
+		sandbox_destroy(sb);
 		return r == -2 ? CLI_USAGE : CLI_HOST_ERROR;
 	}
 	/* A kernel's console takes input (stdin into COM1); flat test guests read none. */
 	if (kb && !(con = console_open(&vm->m, STDIN_FILENO, &e)))
 		fprintf(stderr, "kvmlab: console input off: %s\n", e.msg);
 	watch.vm = vm;
-	pthread_create(&watcher, NULL, signal_watch_thread, &watch);
-	pthread_detach(watcher);
+	sem_init(&watch.confined, 0, 0);
+	if (pthread_create(&watcher, NULL, signal_watch_thread, &watch) == 0) {
+		pthread_detach(watcher);
+		sem_wait(&watch.confined);
+	}
+	/* Set-up is over: from here the main thread waits, answers and tears down. */
+	sandbox_enter_thread(SANDBOX_MAIN, sb);
 	vm_wait(vm, rc->timeout_s, &e);
 	control_server_destroy(ctl); /* no command may reach a VM being destroyed */
 	if (rc->stats)
@@ -233,6 +291,7 @@ static int run_guest(struct run_config *rc, void *image, size_t len, const struc
 	snprintf(msg, sizeof(msg), "%s", vm->m.stop_msg);
 	console_close(con); /* the terminal is back to normal before any report */
 	vm_destroy(vm);	    /* flushes the console before kvmlab's own report */
+	sandbox_destroy(sb);
 	if (watch.signo) {
 		fprintf(stderr, "kvmlab: stopped by %s\n", strsignal(watch.signo));
 		return CLI_SIGNALLED + watch.signo;
@@ -251,22 +310,17 @@ static int run_kernel(struct run_config *rc)
 		.initrd_name = rc->initrd[0] ? rc->initrd : NULL,
 		.cmdline = rc->cmdline[0] ? rc->cmdline : NULL,
 	};
-	void *kernel = NULL, *initrd = NULL;
 	struct errbuf e;
 	int status = CLI_USAGE;
 
-	kernel = loader_read_image(rc->kernel, rc->mem_size, &kb.kernel_len, &e);
-	if (kernel && rc->initrd[0])
-		initrd = loader_read_image(rc->initrd, rc->mem_size, &kb.initrd_len, &e);
-	if (!kernel || (rc->initrd[0] && !initrd)) {
+	kb.kernel = loader_read_image(rc->kernel, rc->mem_size, &kb.kernel_len, &e);
+	if (kb.kernel && rc->initrd[0])
+		kb.initrd = loader_read_image(rc->initrd, rc->mem_size, &kb.initrd_len, &e);
+	if (!kb.kernel || (rc->initrd[0] && !kb.initrd))
 		fprintf(stderr, "kvmlab: %s\n", e.msg);
-	} else {
-		kb.kernel = kernel;
-		kb.initrd = initrd;
+	else
 		status = run_guest(rc, NULL, 0, &kb);
-	}
-	free(kernel);
-	free(initrd);
+	run_drop_images(&kb); /* what run_guest did not get to load */
 	return status;
 }
 
@@ -283,6 +337,17 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "kvmlab: %s\n", rc ? e.msg : "out of memory");
 		goto out;
 	}
+	if (faults_configure(getenv("KVMLAB_FAULTS"), &e)) { /* test-only (faults.h) */
+		fprintf(stderr, "kvmlab: %s\n", e.msg);
+		goto out;
+	}
+	/* Before any file is opened: the jailed process sees only the files rc names. */
+	if (rc->jail[0] && jail_enter(rc, &e)) {
+		fprintf(stderr, "kvmlab: %s\n", e.msg);
+		status = CLI_HOST_ERROR;
+		goto out;
+	}
+	jail_test_open();
 	if (rc->kernel[0]) {
 		status = run_kernel(rc);
 		goto out;

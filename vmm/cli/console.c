@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "console.h"
+#include "kvmlab/sandbox.h"
 
 #define CTRL_A		 0x01
 #define RETRY_MS	 5 /* while the guest's FIFO is full */
@@ -118,6 +119,7 @@ static void *console_thread(void *arg)
 	uint8_t buf[CONSOLE_BUF_SIZE];
 	size_t have = 0, off = 0;
 
+	sandbox_enter_thread(SANDBOX_IO, c->m->sandbox);
 	for (;;) {
 		struct pollfd p[2] = {{.fd = c->fd, .events = have == off ? POLLIN : 0},
 				      {.fd = c->wake[0], .events = POLLIN}};

@@ -9,6 +9,8 @@ static const struct cli_command commands[] = {
 	{"info", "print the host's KVM API version, kernel and limits", cmd_info},
 	{"ctl", "send one control-API request to a running VM", cmd_ctl},
 	{"ls", "list the running VMs in the runtime directory", cmd_ls},
+	{"switch", "connect VMs' --net sock=PATH backends through a learning switch", cmd_switch},
+	{"bench", "run the benchmark suite; Google Benchmark JSON with the host's context", cmd_bench},
 };
 
 static void usage(FILE *out)

@@ -13,6 +13,7 @@ enum config_kind {
 	KIND_SIZE,    /* bytes of guest RAM: 4 KiB multiple, at least 2 MiB */
 	KIND_SECONDS, /* non-negative seconds, 0 = no limit */
 	KIND_BOOL,
+	KIND_LIST,    /* repeatable string: char[n][item], appended to, ends at the first "" */
 };
 
 struct config_field_def {
@@ -20,6 +21,7 @@ struct config_field_def {
 	enum config_kind kind;
 	size_t offset;	       /* of the value in struct run_config */
 	size_t cap;	       /* size of the char array, for string kinds */
+	size_t item;	       /* KIND_LIST: bytes per entry (cap / item entries) */
 	bool relative_to_file; /* a relative path in a file is taken from the file's directory */
 };
 

@@ -6,6 +6,7 @@
 
 #include "config_internal.h"
 #include "kvmlab/loader.h"
+#include "kvmlab/mem.h"
 #include "kvmlab/parse.h"
 
 #define FIELD(id, k, fl, nofl, mv, kd, member, rel, hlp)                                           \
@@ -13,6 +14,13 @@
 		.kind = kd,                                                                        \
 		.offset = offsetof(struct run_config, member),                                     \
 		.cap = sizeof(((struct run_config *)0)->member),                                   \
+		.relative_to_file = rel}
+#define FIELD_LIST(id, k, fl, mv, member, rel, hlp)                                                \
+	[id] = {.info = {.key = k, .flag = fl, .metavar = mv, .help = hlp},                        \
+		.kind = KIND_LIST,                                                                 \
+		.offset = offsetof(struct run_config, member),                                     \
+		.cap = sizeof(((struct run_config *)0)->member),                                   \
+		.item = sizeof(((struct run_config *)0)->member[0]),                               \
 		.relative_to_file = rel}
 
 /* clang-format off */
@@ -24,7 +32,7 @@ const struct config_field_def config_fields[CONFIG_NFIELDS] = {
 	FIELD(CONFIG_MEM, "mem", "mem", NULL, "SIZE", KIND_SIZE, mem_size, false,
 	      "guest RAM, with K/M/G suffix (default 64M)"),
 	FIELD(CONFIG_MEM_POLICY, "mem_policy", "mem-policy", NULL, "SPEC", KIND_STRING, mem_policy,
-	      false, "memory policy NAME[:k=v,...] (default anon)"),
+	      false, "memory policy NAME[:k=v,...] (default anon; --kernel: thp)"),
 	FIELD(CONFIG_SCHED, "sched", "sched", NULL, "SPEC", KIND_STRING, sched, false,
 	      "vCPU scheduler NAME[:k=v,...] (default os)"),
 	FIELD(CONFIG_NAME, "name", "name", NULL, "NAME", KIND_NAME, name, false,
@@ -53,6 +61,16 @@ const struct config_field_def config_fields[CONFIG_NFIELDS] = {
 	      "auto (default), bzimage, multiboot or pvh"),
 	FIELD(CONFIG_TRACE_EXITS, "trace_exits", "trace-exits", "no-trace-exits", NULL, KIND_BOOL,
 	      trace_exits, false, "print every exit, and the instruction behind MMIO, on stderr"),
+	FIELD_LIST(CONFIG_DISKS, "disks", "disk", "FILE[,ro]", disks, true,
+		   "virtio-blk raw disk image, repeatable: the first is /dev/vda (docs/virtio.md)"),
+	FIELD_LIST(CONFIG_NET, "net", "net", "SPEC", net, false,
+		   "virtio-net device, repeatable: tap=NAME or sock=PATH"),
+	FIELD(CONFIG_RNG, "rng", "rng", "no-rng", NULL, KIND_BOOL, rng, false,
+	      "virtio-rng from the host's getrandom on kernel boots (default on)"),
+	FIELD(CONFIG_SECCOMP, "seccomp", "seccomp", "no-seccomp", NULL, KIND_BOOL, seccomp, false,
+	      "per-thread seccomp filters (default on; off only for debugging)"),
+	FIELD(CONFIG_JAIL, "jail", "jail", NULL, "DIR", KIND_PATH, jail, true,
+	      "run in new namespaces, pivoted into DIR holding only the VM's files"),
 };
 /* clang-format on */
 
@@ -72,6 +90,8 @@ void run_config_default(struct run_config *rc)
 	rc->irqchip = d.irqchip;
 	rc->strict = d.strict;
 	rc->keep_virt = d.keep_virt;
+	rc->rng = true;
+	rc->seccomp = true;
 	snprintf(rc->kvm_device, sizeof(rc->kvm_device), "%s", d.kvm_path);
 }
 
@@ -86,6 +106,26 @@ static int config_check_name(const char *s, size_t len, const char *what, struct
 			return err_set(
 			    e, "%s: '%.64s' may hold only letters, digits, '.', '_' and '-'", what,
 			    s);
+	return 0;
+}
+
+/* Appends to a repeatable field; what names it in reports. */
+static int config_list_append(struct run_config *rc, enum config_field f, const char *s,
+			      size_t len, const char *what, struct errbuf *e)
+{
+	const struct config_field_def *d = &config_fields[f];
+	char *slot = config_slot(rc, f);
+	size_t n = d->cap / d->item, i = 0;
+
+	if (len >= d->item)
+		return err_set(e, "%s: longer than %zu bytes", what, d->item - 1);
+	while (i < n && slot[i * d->item])
+		i++;
+	if (i == n)
+		return err_set(e, "%s: at most %zu may be given", what, n);
+	memcpy(slot + i * d->item, s, len);
+	slot[i * d->item + len] = '\0';
+	rc->given |= 1u << f;
 	return 0;
 }
 
@@ -104,6 +144,8 @@ int config_store_string(struct run_config *rc, enum config_field f, const char *
 		return err_set(e,
 			       "%s: '%.40s...' is %zu bytes; a Unix socket path holds at most %zu",
 			       what, s, len, d->cap - 1);
+	if (d->kind == KIND_LIST)
+		return config_list_append(rc, f, s, len, what, e);
 	if (len >= d->cap)
 		return err_set(e, "%s: longer than %zu bytes", what, d->cap - 1);
 	memcpy(config_slot(rc, f), s, len);
@@ -180,12 +222,25 @@ int run_config_check(const struct run_config *rc, struct errbuf *e)
 	return 0;
 }
 
+/* Kernel boots default to thp: a booting Linux touches ~100 MiB, and at 4 KiB every page is a
+ * nested page fault (~27,000 exits, most of a boot's; docs/boot-benchmark.md). Flat test guests
+ * keep anon (NULL), as do kernels whose RAM is not whole huge pages. */
+static const char *run_config_default_policy(const struct run_config *rc)
+{
+	struct errbuf ignored;
+	const struct mem_policy_ops *thp = mem_policy_find(RUN_KERNEL_MEM_POLICY, &ignored);
+
+	if (!rc->kernel[0] || !thp || rc->mem_size % thp->page_size)
+		return NULL;
+	return RUN_KERNEL_MEM_POLICY;
+}
+
 void run_config_vm(const struct run_config *rc, struct vm_config *out)
 {
 	vm_config_default(out);
 	out->name = rc->name[0] ? rc->name : NULL;
 	out->kvm_path = rc->kvm_device;
-	out->mem_policy = rc->mem_policy[0] ? rc->mem_policy : NULL;
+	out->mem_policy = rc->mem_policy[0] ? rc->mem_policy : run_config_default_policy(rc);
 	out->sched = rc->sched[0] ? rc->sched : NULL;
 	out->mem_size = rc->mem_size;
 	out->ncpus = rc->cpus;

@@ -169,6 +169,23 @@ static int config_set_json(struct run_config *rc, enum config_field f, struct js
 			return err_set(e, "%s: expected true or false, got %s", what, got);
 		*(bool *)config_slot(rc, f) = json_object_get_boolean(v);
 		break;
+	case KIND_LIST:
+		if (t != json_type_array)
+			return err_set(e, "%s: expected an array of strings, got %s", what, got);
+		memset(config_slot(rc, f), 0, d->cap); /* a repeated key replaces the list */
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			struct json_object *item = json_object_array_get_idx(v, i);
+
+			if (!json_object_is_type(item, json_type_string)) {
+				config_json_repr(item, got, sizeof(got));
+				return err_set(e, "%s: expected an array of strings, got %s", what,
+					       got);
+			}
+			if (config_store_string(rc, f, json_object_get_string(item),
+						(size_t)json_object_get_string_len(item), what, e))
+				return -1;
+		}
+		break;
 	default:
 		if (t != json_type_string)
 			return err_set(e, "%s: expected a string, got %s", what, got);
@@ -265,6 +282,29 @@ static char *config_read(const char *path, size_t *len, struct errbuf *e)
 	return buf;
 }
 
+/* Joins a relative entry of a repeatable field to the config file's directory, in place. */
+static int config_resolve_list(struct run_config *rc, enum config_field f, const char *path,
+			       int dirlen, struct errbuf *e)
+{
+	const struct config_field_def *d = &config_fields[f];
+	char joined[CONFIG_PATH_MAX + 8];
+	char *slot = config_slot(rc, f);
+
+	for (size_t i = 0; i < d->cap / d->item && slot[i * d->item]; i++) {
+		char *item = slot + i * d->item;
+		int n;
+
+		if (item[0] == '/')
+			continue;
+		n = snprintf(joined, sizeof(joined), "%.*s/%s", dirlen, path, item);
+		if (n < 0 || (size_t)n >= d->item || (size_t)n >= sizeof(joined))
+			return err_set(e, "\"%s\": longer than %zu bytes", d->info.key,
+				       d->item - 1);
+		memcpy(item, joined, (size_t)n + 1);
+	}
+	return 0;
+}
+
 /* Takes relative paths in a config file from the file's directory. */
 static int config_resolve_paths(struct run_config *rc, const char *path, struct errbuf *e)
 {
@@ -279,6 +319,11 @@ static int config_resolve_paths(struct run_config *rc, const char *path, struct 
 		const char *value = config_slot(rc, f);
 		int n;
 
+		if (d->kind == KIND_LIST && d->relative_to_file && (rc->given & (1u << f))) {
+			if (config_resolve_list(rc, f, path, dirlen, e))
+				return -1;
+			continue;
+		}
 		if (!d->relative_to_file || !(rc->given & (1u << f)) || value[0] == '/')
 			continue;
 		n = snprintf(joined, sizeof(joined), "%.*s/%s", dirlen, path, value);

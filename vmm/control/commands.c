@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "kvmlab/balloon.h"
 #include "kvmlab/control.h"
 #include "kvmlab/mem.h"
 #include "kvmlab/stats.h"
+#include "kvmlab/virtio.h"
 #include "kvmlab/vm.h"
 
 #define ARG CONTROL_ARG
@@ -41,6 +43,34 @@ static double control_uptime(const struct control_ctx *ctx)
 	       (double)(now.tv_nsec - ctx->started.tv_nsec) / 1e9;
 }
 
+/* "balloon": {...} in reply when the VM has a balloon (with details: every counter). */
+static int balloon_json(struct control_ctx *ctx, struct json_object *reply, bool details)
+{
+	struct json_object *o;
+	struct balloon_info b;
+	struct errbuf e;
+
+	if (virtio_balloon_info(&ctx->vm->m, &b, &e))
+		return -1;
+	o = json_object_new_object();
+	add_u64(o, "target_mib", b.target_pages >> 8);
+	add_u64(o, "actual_mib", b.actual_pages >> 8);
+	if (details) {
+		add_u64(o, "target_pages", b.target_pages);
+		add_u64(o, "actual_pages", b.actual_pages);
+		add_u64(o, "inflated_pages", b.inflated);
+		add_u64(o, "deflated_pages", b.deflated);
+		add_u64(o, "refused_pages", b.refused);
+		add_u64(o, "discarded_bytes", b.discarded);
+		add_u64(o, "discard_errors", b.discard_errors);
+		if (b.discard_errors)
+			json_object_object_add(o, "last_error",
+					       json_object_new_string(b.last_error));
+	}
+	json_object_object_add(reply, "balloon", o);
+	return 0;
+}
+
 static int cmd_status(struct control_ctx *ctx, const struct control_args *a,
 		      struct json_object *reply, struct errbuf *e)
 {
@@ -62,6 +92,7 @@ static int cmd_status(struct control_ctx *ctx, const struct control_args *a,
 	add_seconds(reply, "uptime", control_uptime(ctx));
 	add_u64(reply, "exits", exits);
 	json_object_object_add(reply, "stats", json_object_new_boolean(ctx->stats_enabled));
+	balloon_json(ctx, reply, false);
 	return 0;
 }
 
@@ -233,6 +264,66 @@ static int cmd_sched_set(struct control_ctx *ctx, const struct control_args *a,
 	return 0;
 }
 
+/* A disk's size changed on the host (or is changed here): the guest gets a config interrupt. */
+static int cmd_disk_resize(struct control_ctx *ctx, const struct control_args *a,
+			   struct json_object *reply, struct errbuf *e)
+{
+	uint64_t sectors;
+
+	if (a->disk > UINT32_MAX)
+		return err_set(e, "no disk %llu", (unsigned long long)a->disk);
+	if ((a->given & ARG(CONTROL_ARG_SIZE)) && a->size == 0)
+		return err_set(e, "\"size\": a disk cannot shrink to nothing");
+	if (virtio_blk_resize(&ctx->vm->m, (unsigned)a->disk,
+			      (a->given & ARG(CONTROL_ARG_SIZE)) ? a->size : 0, &sectors, e))
+		return -1;
+	add_u64(reply, "disk", a->disk);
+	add_u64(reply, "sectors", sectors);
+	add_u64(reply, "size", sectors * 512);
+	return 0;
+}
+
+/* Every virtio-mmio transport with its counters (docs/virtio.md). */
+static int cmd_virtio(struct control_ctx *ctx, const struct control_args *a,
+		      struct json_object *reply, struct errbuf *e)
+{
+	struct json_object *arr = json_object_new_array();
+	struct virtio_mmio_info info;
+
+	for (unsigned n = 0; virtio_mmio_info(&ctx->vm->m, n, &info) == 0; n++) {
+		struct json_object *one = json_object_new_object();
+
+		json_object_object_add(one, "name", json_object_new_string(info.name));
+		add_u64(one, "device_id", info.device_id);
+		add_u64(one, "base", info.base);
+		add_u64(one, "gsi", info.gsi);
+		add_u64(one, "status", info.status);
+		json_object_object_add(one, "iothread", json_object_new_boolean(info.iothread));
+		add_u64(one, "notify_exits", info.notify_exits);
+		add_u64(one, "notify_events", info.notify_events);
+		add_u64(one, "interrupts", info.interrupts);
+		add_u64(one, "config_generation", info.config_changes);
+		json_object_object_add(one, "error", json_object_new_string(info.error));
+		json_object_array_add(arr, one);
+	}
+	json_object_object_add(reply, "devices", arr);
+	return 0;
+}
+
+/* Sets the balloon's target (MiB the guest should give back) when given; reports it. */
+static int cmd_balloon(struct control_ctx *ctx, const struct control_args *a,
+		       struct json_object *reply, struct errbuf *e)
+{
+	if (a->given & ARG(CONTROL_ARG_TARGET_MIB)) {
+		if (a->target_mib > UINT32_MAX >> 8)
+			return err_set(e, "\"target_mib\": %llu MiB is more than a balloon holds",
+				       (unsigned long long)a->target_mib);
+		if (virtio_balloon_set_target(&ctx->vm->m, a->target_mib << 8, e))
+			return -1;
+	}
+	return balloon_json(ctx, reply, true) ? err_set(e, "this VM has no balloon") : 0;
+}
+
 static int cmd_help(struct control_ctx *ctx, const struct control_args *a,
 		    struct json_object *reply, struct errbuf *e)
 {
@@ -271,6 +362,11 @@ const struct control_command control_commands[] = {
     {"sched-set",
      ARG(CONTROL_ARG_VCPU) | ARG(CONTROL_ARG_WEIGHT) | ARG(CONTROL_ARG_CAP) | ARG(CONTROL_ARG_SLICE), 0,
      cmd_sched_set, "change the vCPU scheduler's weight, cap or slice (one vcpu, or all)"},
+    {"balloon", ARG(CONTROL_ARG_TARGET_MIB), 0, cmd_balloon,
+     "set the balloon's target (\"target_mib\": MiB the guest gives back); show it"},
+    {"disk-resize", ARG(CONTROL_ARG_DISK) | ARG(CONTROL_ARG_SIZE), ARG(CONTROL_ARG_DISK),
+     cmd_disk_resize, "re-read (or with \"size\", set) a disk's size; the guest is told"},
+    {"virtio", 0, 0, cmd_virtio, "the virtio-mmio devices: address, GSI, status, kicks, irqs"},
     {"help", 0, 0, cmd_help, "list the commands and their arguments"},
 };
 

@@ -29,6 +29,8 @@ static const struct {
     [CONTROL_ARG_WEIGHT] = {"weight", ARG_U64, offsetof(struct control_args, weight)},
     [CONTROL_ARG_CAP] = {"cap", ARG_U64, offsetof(struct control_args, cap)},
     [CONTROL_ARG_SLICE] = {"slice", ARG_U64, offsetof(struct control_args, slice)},
+    [CONTROL_ARG_TARGET_MIB] = {"target_mib", ARG_U64, offsetof(struct control_args, target_mib)},
+    [CONTROL_ARG_DISK] = {"disk", ARG_U64, offsetof(struct control_args, disk)},
 };
 
 const char *control_arg_name(enum control_arg a)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kvmlab/control.h"
+#include "kvmlab/sandbox.h"
 #include "kvmlab/vm.h"
 
 #define IN_CAP	 (CONTROL_MAX_REQUEST + 1) /* one whole request line and its newline */
@@ -183,6 +184,8 @@ static void *server_thread(void *arg)
 	struct control_server *s = arg;
 	struct pollfd pfd[CONTROL_MAX_CLIENTS + 2];
 	int slot[CONTROL_MAX_CLIENTS + 2];
+
+	sandbox_enter_thread(SANDBOX_MAIN, s->ctx.vm->m.sandbox);
 
 	for (;;) {
 		nfds_t n = 2;

@@ -10,17 +10,31 @@ void bus_init(struct bus *b, const char *name)
 	b->name = name;
 }
 
+#define BUS_DIRECT_MAX 0x10000u
+
+/* The index of a bus that asked for one and cannot keep it (no memory, or more
+ * than 255 ranges): every port unclaimed, so the exit path reads it without a
+ * bound check and falls back to bus_access. Read-only, never written. */
+static const uint8_t bus_direct_none[BUS_DIRECT_MAX];
+
+static void bus_direct_drop(struct bus *b)
+{
+	if (b->direct_len)
+		free(b->direct);
+	b->direct = (uint8_t *)bus_direct_none;
+	b->direct_len = 0;
+}
+
 void bus_free(struct bus *b)
 {
-	free(b->direct);
+	if (b->direct_len)
+		free(b->direct);
 	b->direct = NULL;
 	b->direct_len = 0;
 	free(b->ranges);
 	b->ranges = NULL;
 	b->nranges = b->cap = 0;
 }
-
-#define BUS_DIRECT_MAX 0x10000u
 
 /* Writes value into the direct index for every port of r below the index's end. */
 static void bus_direct_fill(struct bus *b, const struct bus_range *r, uint8_t value)
@@ -36,12 +50,10 @@ static void bus_direct_fill(struct bus *b, const struct bus_range *r, uint8_t va
  */
 static void bus_direct_update(struct bus *b, size_t from)
 {
-	if (!b->direct)
+	if (!b->direct_len)
 		return;
 	if (b->nranges > UINT8_MAX) { /* the index holds bytes: binary search from now on */
-		free(b->direct);
-		b->direct = NULL;
-		b->direct_len = 0;
+		bus_direct_drop(b);
 		return;
 	}
 	for (size_t i = from; i < b->nranges; i++)
@@ -50,11 +62,12 @@ static void bus_direct_update(struct bus *b, size_t from)
 
 void bus_enable_direct(struct bus *b, uint64_t len)
 {
-	if (len != BUS_DIRECT_MAX || b->direct || b->nranges > UINT8_MAX)
+	if (len != BUS_DIRECT_MAX || b->direct)
 		return;
-	b->direct = calloc(1, BUS_DIRECT_MAX);
-	if (!b->direct)
+	if (b->nranges > UINT8_MAX || !(b->direct = calloc(1, BUS_DIRECT_MAX))) {
+		bus_direct_drop(b);
 		return;
+	}
 	b->direct_len = BUS_DIRECT_MAX;
 	bus_direct_update(b, 0);
 }
@@ -118,7 +131,7 @@ int bus_unregister(struct bus *b, uint64_t base)
 
 	if (at == b->nranges || b->ranges[at].base != base)
 		return -1;
-	if (b->direct)
+	if (b->direct_len)
 		bus_direct_fill(b, &b->ranges[at], 0);
 	memmove(&b->ranges[at], &b->ranges[at + 1], (b->nranges - at - 1) * sizeof(*b->ranges));
 	b->nranges--;

@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "kvmlab/faults.h"
 #include "kvmlab/kvm.h"
 
 int kvm_open(const char *path, unsigned *api_version, struct errbuf *e)
@@ -65,7 +66,14 @@ int kvm_ioctl_named(int fd, unsigned long req, const char *req_name, void *arg, 
 	int r;
 
 	do {
-		r = ioctl(fd, req, arg);
+		int injected = faults_kvm_ioctl(req_name); /* 0 unless a test plans a fault */
+
+		if (injected) {
+			errno = injected;
+			r = -1;
+		} else {
+			r = ioctl(fd, req, arg);
+		}
 	} while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return err_errno(e, "%s failed while %s", req_name, what);

@@ -119,3 +119,11 @@ size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len)
 {
 	return m->console_in ? m->console_in(m->console_in_opaque, buf, len) : 0;
 }
+
+void machine_clock(const struct machine *m, clockid_t id, struct timespec *ts)
+{
+	if (m->clock)
+		m->clock(m->clock_opaque, id, ts);
+	else
+		clock_gettime(id, ts);
+}

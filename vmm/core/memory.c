@@ -82,6 +82,12 @@ fail:
 	return -1;
 }
 
+/* The machine's discard hook (virtio-balloon). */
+static int vm_memory_discard(void *opaque, uint64_t gpa, uint64_t len, struct errbuf *e)
+{
+	return vm_mem_discard(opaque, gpa, len, e);
+}
+
 /* RAM from 0 up to the MMIO hole at 3 GiB; the rest continues at 4 GiB. */
 int vm_memory_init(struct vm *vm, struct errbuf *e)
 {
@@ -121,6 +127,9 @@ int vm_memory_init(struct vm *vm, struct errbuf *e)
 		if (mem_region_add_locked(vm, ms, ram[i].gpa, ram[i].size, 0, true, e))
 			return -1;
 	vm->ram = ms->region[0].b.host;
+	vm->m.discard = vm_memory_discard;
+	vm->m.discard_opaque = vm;
+	vm->m.discard_align = ms->policy.page_size;
 	return 0;
 }
 

@@ -6,7 +6,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include "kvmlab/faults.h"
 #include "kvmlab/kvm.h"
+#include "kvmlab/sandbox.h"
 #include "kvmlab/x86.h"
 #include "vm_internal.h"
 
@@ -97,7 +99,8 @@ static enum exit_action vcpu_after_kick(struct vcpu *v)
 }
 
 /* KVM_RUN as a bare syscall: glibc's variadic ioctl() spends 20 instructions per
- * call on va_list set-up and a stack-protector check. Sets errno like ioctl(). */
+ * call on va_list set-up and a stack-protector check. Returns 0 or -errno (errno
+ * is left alone: setting it on the hot path would need a frame to keep v). */
 static inline long kvm_run_ioctl(int fd)
 {
 	long r;
@@ -106,24 +109,21 @@ static inline long kvm_run_ioctl(int fd)
 			 : "=a"(r)
 			 : "0"((long)__NR_ioctl), "D"((long)fd), "S"((long)KVM_RUN), "d"(0L)
 			 : "rcx", "r11", "memory");
-	if (__builtin_expect(r < 0, 0)) {
-		errno = (int)-r;
-		return -1;
-	}
 	return r;
 }
 
 /* KVM_RUN returned an error: a kick (pause, stop, preemption) or a host failure. */
-static __attribute__((noinline, cold)) enum exit_action vcpu_run_failed(struct vcpu *v)
+static __attribute__((noinline, cold)) enum exit_action vcpu_run_failed(struct vcpu *v, int err)
 {
-	if (errno == EINTR || errno == EAGAIN)
+	errno = err;
+	if (err == EINTR || err == EAGAIN)
 		return vcpu_after_kick(v);
 	machine_stop(&v->vm->m, STOP_HOST_ERROR, 0, "KVM_RUN failed on vCPU %u: %s", v->id,
-		     strerror(errno));
+		     strerror(err));
 	return EXIT_STOP;
 }
 
-/* vcpu_step for policies with enter/leave hooks. */
+/* vcpu_step for policies with enter/leave hooks, and for planned KVM_RUN faults (faults.h). */
 static __attribute__((noinline)) enum exit_action vcpu_step_sched(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
@@ -135,29 +135,49 @@ static __attribute__((noinline)) enum exit_action vcpu_step_sched(struct vcpu *v
 		return vcpu_after_kick(v);
 	if (s->leave)
 		entered = sched_now_ns();
-	r = ioctl(v->fd, KVM_RUN, 0);
+	r = (errno = faults_kvm_ioctl("KVM_RUN")) ? -1 : ioctl(v->fd, KVM_RUN, 0);
 	if (s->leave)
 		s->leave(vm->sched_state, v, sched_now_ns() - entered);
 	if (r < 0)
-		return vcpu_run_failed(v);
+		return vcpu_run_failed(v, errno);
 	/* Only this thread writes exits; others may read it while the VM runs. */
 	atomic_store_explicit(&v->exits, atomic_load_explicit(&v->exits, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 	return exit_dispatch(&vm->exits, v);
 }
 
+/*
+ * Counts an exit. Only this thread writes exits; others read it with atomic
+ * loads while the VM runs. On x86 an aligned 8-byte add to memory is one store
+ * that readers see whole: one instruction where an atomic load, add and store
+ * take three on the exit path.
+ */
+static inline void vcpu_count_exit(struct vcpu *v)
+{
+	__asm__("addq $1, %0" : "+m"(*(uint64_t *)&v->exits) : : "cc");
+}
+
+/* The exit path (about 20 instructions here; bench/instructions_per_exit counts
+ * them): every slow case is a tail call, so v stays in a register the syscall
+ * preserves and no stack frame is built. */
 enum exit_action vcpu_step(struct vcpu *v)
 {
 	struct vm *vm = v->vm;
+	const struct exit_handler *h;
+	unsigned reason;
+	long r;
 
 	if (vm->sched_hooks)
 		return vcpu_step_sched(v);
-	if (kvm_run_ioctl(v->fd) < 0)
-		return vcpu_run_failed(v);
-	/* Only this thread writes exits; others may read it while the VM runs. */
-	atomic_store_explicit(&v->exits, atomic_load_explicit(&v->exits, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	return exit_dispatch(&vm->exits, v);
+	r = kvm_run_ioctl(v->fd);
+	if (__builtin_expect(r < 0, 0))
+		return vcpu_run_failed(v, (int)-r);
+	vcpu_count_exit(v);
+	reason = v->run->exit_reason;
+	if (__builtin_expect(reason >= EXIT_TABLE_SIZE, 0))
+		return exit_dispatch(&vm->exits, v); /* reports the unknown reason */
+	h = exit_table_slot(&vm->exits, reason);
+	return h->fn(v, h->opaque);
 }
 
 static void *vcpu_thread(void *arg)
@@ -179,6 +199,7 @@ static void *vcpu_thread(void *arg)
 			     vm->sched->name, v->id, e.msg);
 		return NULL;
 	}
+	sandbox_enter_thread(SANDBOX_VCPU, vm->m.sandbox); /* set-up done: KVM_RUN from here */
 	while (!machine_stopping(&vm->m) && vcpu_step(v) == EXIT_RESUME)
 		;
 	atomic_store(&v->thread_live, false);
@@ -192,6 +213,7 @@ static void *sched_thread(void *arg)
 	uint64_t period = vm->sched->tick_ns;
 	struct timespec next;
 
+	sandbox_enter_thread(SANDBOX_VCPU, vm->m.sandbox);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!machine_stopping(&vm->m)) {
 		next.tv_nsec += (long)(period % 1000000000ull);

@@ -11,6 +11,7 @@
 
 #include "kvmlab/cpuid.h"
 #include "kvmlab/devices.h"
+#include "kvmlab/faults.h"
 #include "kvmlab/kvm.h"
 #include "kvmlab/vm.h"
 #include "kvmlab/x86_exits.h"
@@ -156,7 +157,7 @@ static int vm_sched_init(struct vm *vm, struct errbuf *e)
 	if (!ops || ops->create(vm, args, &vm->sched_state, e))
 		return -1;
 	vm->sched = ops;
-	vm->sched_hooks = ops->enter || ops->leave;
+	vm->sched_hooks = ops->enter || ops->leave || faults_armed("KVM_RUN");
 	return 0;
 }
 
@@ -194,10 +195,14 @@ struct vm *vm_create(const struct vm_config *cfg, struct errbuf *e)
 	vm->m.on_stop = vm_on_stop;
 	vm->m.on_stop_opaque = vm;
 	vm->m.ncpus = cfg->ncpus;
+	vm->m.sandbox = cfg->sandbox; /* before any thread starts (uffd, vCPUs) */
 	if (cfg->irqchip) { /* devices' interrupt lines (irq.c) */
 		vm->m.set_irq = vm_irq_line;
 		vm->m.set_irq_opaque = vm;
+		vm->m.irqfd = vm_irqfd;
 	}
+	vm->m.ioeventfd = vm_ioeventfd; /* virtio notifications (eventfd.c) */
+	vm->m.kvm_opaque = vm;
 	pthread_mutex_init(&vm->wait_lock, NULL);
 	vm_wait_cond_init(vm);
 	pthread_cond_init(&vm->park_cond, NULL);

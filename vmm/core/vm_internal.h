@@ -24,4 +24,9 @@ void vm_wait_cond_init(struct vm *vm);
 /* machine.set_irq for VMs with the in-kernel irqchip: KVM_IRQ_LINE (irq.c). */
 void vm_irq_line(void *opaque, uint32_t gsi, bool level);
 
+/* machine.ioeventfd and machine.irqfd for VMs: KVM_IOEVENTFD, KVM_IRQFD (eventfd.c). */
+int vm_ioeventfd(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
+		 bool assign, struct errbuf *e);
+int vm_irqfd(void *opaque, int fd, uint32_t gsi, bool assign, struct errbuf *e);
+
 #endif

@@ -21,12 +21,12 @@ struct pm {
 	uint16_t cnt;
 };
 
-static uint32_t pm_timer_now(void)
+static uint32_t pm_timer_now(const struct pm *p)
 {
 	struct timespec ts;
 	uint64_t ticks;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	machine_clock(p->m, CLOCK_MONOTONIC, &ts);
 	ticks = (uint64_t)ts.tv_sec * ACPI_PM_TMR_HZ +
 		(uint64_t)ts.tv_nsec * ACPI_PM_TMR_HZ / 1000000000ull;
 	return (uint32_t)(ticks & PM_TMR_MASK);
@@ -86,10 +86,9 @@ static void pm_tmr(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, b
 {
 	uint32_t v;
 
-	(void)opaque;
 	if (is_write)
 		return;
-	v = offset < 4 ? pm_timer_now() >> (8 * offset) : 0;
+	v = offset < 4 ? pm_timer_now(opaque) >> (8 * offset) : 0;
 	memset(data, 0, len);
 	memcpy(data, &v, len < 4 ? len : 4);
 }

@@ -38,6 +38,7 @@ enum rtc_reg {
  */
 struct rtc {
 	pthread_mutex_t lock;
+	const struct machine *m; /* its clock */
 	uint8_t index;
 	uint8_t cmos[CMOS_SIZE];
 	int64_t offset;
@@ -69,6 +70,15 @@ static unsigned rtc_dec_hour(const struct rtc *r, uint8_t v)
 	return rtc_dec(r, v & (uint8_t)~HOUR_PM) % 12 + ((v & HOUR_PM) ? 12 : 0);
 }
 
+/* The host's UTC seconds, through the machine's clock. */
+static time_t rtc_host_time(const struct rtc *r)
+{
+	struct timespec ts;
+
+	machine_clock(r->m, CLOCK_REALTIME, &ts);
+	return ts.tv_sec;
+}
+
 static void rtc_now(const struct rtc *r, struct tm *tm)
 {
 	time_t t;
@@ -77,7 +87,7 @@ static void rtc_now(const struct rtc *r, struct tm *tm)
 		*tm = r->set_tm;
 		return;
 	}
-	t = time(NULL) + (time_t)r->offset;
+	t = rtc_host_time(r) + (time_t)r->offset;
 	gmtime_r(&t, tm);
 }
 
@@ -87,7 +97,7 @@ static bool rtc_updating(const struct rtc *r)
 
 	if (r->cmos[RTC_REG_B] & REG_B_SET)
 		return false;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	machine_clock(r->m, CLOCK_REALTIME, &ts);
 	return ts.tv_nsec >= 1000000000L - UIP_NS;
 }
 
@@ -164,7 +174,7 @@ static bool rtc_write_time(struct rtc *r, uint8_t idx, uint8_t v)
 	if (r->cmos[RTC_REG_B] & REG_B_SET) {
 		r->set_tm = tm;
 	} else {
-		r->offset = (int64_t)timegm(&tm) - (int64_t)time(NULL);
+		r->offset = (int64_t)timegm(&tm) - (int64_t)rtc_host_time(r);
 	}
 	return true;
 }
@@ -184,7 +194,7 @@ static void rtc_write(struct rtc *r, uint8_t idx, uint8_t v)
 			rtc_now(r, &r->set_tm); /* freeze the time the guest is about to change */
 		r->cmos[RTC_REG_B] = v;
 		if (!(v & REG_B_SET) && (old_b & REG_B_SET))
-			r->offset = (int64_t)timegm(&r->set_tm) - (int64_t)time(NULL);
+			r->offset = (int64_t)timegm(&r->set_tm) - (int64_t)rtc_host_time(r);
 		break;
 	case RTC_REG_C:
 	case RTC_REG_D:
@@ -229,7 +239,11 @@ static int rtc_attach(struct machine *m, struct errbuf *e)
 
 	if (!r)
 		return err_set(e, "out of memory creating the RTC");
+	/* glibc's gmtime_r and timegm load the time zone (open /etc/localtime) on first use:
+	 * do it now, during set-up, not on a vCPU thread whose seccomp filter forbids open. */
+	tzset();
 	pthread_mutex_init(&r->lock, NULL);
+	r->m = m;
 	r->cmos[RTC_REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz periodic rate */
 	r->cmos[RTC_REG_B] = REG_B_24H;
 	r->cmos[RTC_REG_D] = REG_D_VRT;

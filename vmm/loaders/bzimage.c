@@ -1,4 +1,5 @@
 /* Linux bzImage loader: 64-bit boot protocol (2.06+), zero page, e820, command line, initrd. */
+#include <stddef.h>
 #include <string.h>
 
 #include "kvmlab/boot_params.h"
@@ -52,6 +53,11 @@ static int bz_check_header(struct bz_plan *p, const uint8_t *d, size_t len, stru
 		return err_set(e, WHO ": kernel has no 64-bit entry point (xloadflags 0x%x)",
 			       h->xloadflags);
 	p->hdr_len = 0x202 + (size_t)h->jump[1] - BOOT_HDR_OFFSET;
+	/* The zero page gets the image's header up to its end: it must hold what was checked
+	 * here, or the kernel would read zeros (found by fuzzing). */
+	if (p->hdr_len < offsetof(struct boot_setup_header, hardware_subarch))
+		return err_set(e, WHO ": setup header ends at 0x%zx, before protocol 2.06's fields",
+			       p->hdr_len + BOOT_HDR_OFFSET);
 	if (p->hdr_len > sizeof(*h))
 		p->hdr_len = sizeof(*h);
 	setup_sects = h->setup_sects ? h->setup_sects : 4;
@@ -121,6 +127,9 @@ static void bz_fill_zero_page(const struct bz_plan *p, const uint8_t *d, const s
 	bp->hdr.type_of_loader = BOOT_LOADER_UNDEFINED;
 	bp->hdr.cmd_line_ptr = (uint32_t)BOOT_CMDLINE_GPA;
 	bp->hdr.code32_start = (uint32_t)p->load;
+	/* Whatever the image's header holds here would read as an initrd (found by fuzzing). */
+	bp->hdr.ramdisk_image = 0;
+	bp->hdr.ramdisk_size = 0;
 	if (p->initrd_gpa) {
 		bp->hdr.ramdisk_image = (uint32_t)p->initrd_gpa;
 		bp->hdr.ramdisk_size = (uint32_t)a->initrd_len;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "kvmlab/machine.h"
+#include "kvmlab/sandbox.h"
 #include "mem_internal.h"
 
 struct uffd_range {
@@ -136,6 +137,7 @@ static void *uffd_thread(void *arg)
 				{.fd = s->stop_fd, .events = POLLIN}};
 	struct uffd_msg msg[16];
 
+	sandbox_enter_thread(SANDBOX_IO, s->machine ? s->machine->sandbox : NULL);
 	for (;;) {
 		ssize_t n;
 

@@ -126,3 +126,28 @@ TEST(bus_direct_index_follows_register_and_unregister)
 	CHECK(bus_find(&b, 0x70, 2)->opaque == &probes[2]);
 	bus_free(&b);
 }
+
+TEST(bus_find_port_survives_a_dropped_index)
+{
+	static struct probe probes[300];
+	struct bus b;
+	struct errbuf e;
+
+	bus_init(&b, "pio");
+	bus_enable_direct(&b, 0x10000);
+	CHECK(bus_register(&b, 0x60, 2, "kbd", probe_fn, &probes[0], &e) == 0);
+	CHECK(bus_find_port(&b, 0x61, 1)->opaque == &probes[0]);
+	CHECK(bus_find_port(&b, 0x61, 2) == NULL); /* straddles the end */
+	CHECK(bus_find_port(&b, 0x62, 1) == NULL);
+	/* Past 255 ranges the byte index is dropped: the exit path's lookup misses
+	 * (all-zero table, no bound check needed) and bus_find answers by search. */
+	for (int i = 1; i < 300; i++)
+		CHECK(bus_register(&b, 0x1000 + (uint64_t)i * 4, 2, "dev", probe_fn, &probes[i],
+				   &e) == 0);
+	CHECK_EQ(b.direct_len, 0);
+	CHECK(bus_find_port(&b, 0x61, 1) == NULL);
+	CHECK(bus_find_port(&b, 0x1000 + 299 * 4, 1) == NULL);
+	CHECK(bus_find(&b, 0x61, 1)->opaque == &probes[0]);
+	CHECK(bus_find(&b, 0x1000 + 299 * 4 + 1, 1)->opaque == &probes[299]);
+	bus_free(&b);
+}

@@ -137,6 +137,28 @@ TEST(config_defaults_and_numeric_forms)
 	CHECK_CONTAINS(e.msg, "no guest given");
 }
 
+/* Kernel boots default to thp (whole 2 MiB pages only); flat guests and explicit choices do not. */
+TEST(config_kernel_boots_default_to_thp)
+{
+	struct run_config rc;
+	struct vm_config vc;
+	struct errbuf e;
+
+	CHECK(parse("{\"kernel\": \"/k/vmlinuz\", \"mem\": \"256M\"}", &rc, &e) == 0);
+	run_config_vm(&rc, &vc);
+	CHECK(vc.mem_policy && !strcmp(vc.mem_policy, RUN_KERNEL_MEM_POLICY));
+	CHECK(!strcmp(RUN_KERNEL_MEM_POLICY, "thp"));
+	CHECK(parse("{\"kernel\": \"/k/vmlinuz\", \"mem\": \"255M\"}", &rc, &e) == 0);
+	run_config_vm(&rc, &vc);
+	CHECK(vc.mem_policy == NULL); /* not whole huge pages: anon */
+	CHECK(parse("{\"kernel\": \"/k/vmlinuz\", \"mem_policy\": \"anon\"}", &rc, &e) == 0);
+	run_config_vm(&rc, &vc);
+	CHECK(!strcmp(vc.mem_policy, "anon"));
+	CHECK(parse("{\"guest\": \"/g/hello.bin\", \"mem\": \"256M\"}", &rc, &e) == 0);
+	run_config_vm(&rc, &vc);
+	CHECK(vc.mem_policy == NULL);
+}
+
 TEST(config_bad_values_name_the_field)
 {
 	check_refused("{\"cpus\": \"four\"}",

@@ -39,7 +39,9 @@ struct bus {
 	atomic_uint_fast64_t unclaimed_reads;
 	atomic_uint_fast64_t unclaimed_writes;
 	/* Optional O(1) index (port I/O): for addr < direct_len, direct[addr] is
-	 * 1 + the index in ranges of the range holding addr, or 0. */
+	 * 1 + the index in ranges of the range holding addr, or 0. Once
+	 * bus_enable_direct was called, direct is never NULL: an index that could
+	 * not be kept is a shared all-zero table with direct_len 0 (bus_find_port). */
 	uint8_t *direct;
 	uint64_t direct_len;
 };
@@ -69,12 +71,35 @@ static inline const struct bus_range *bus_find_direct(const struct bus *b, uint6
 						      uint32_t len)
 {
 	const struct bus_range *r;
-	unsigned i;
+	uint64_t off;
+	size_t i; /* size_t, so that ranges + i - 1 folds into one address computation */
 
 	if (addr >= b->direct_len || !(i = b->direct[addr]))
 		return NULL;
-	r = &b->ranges[i - 1];
-	return len && len <= r->len && addr - r->base <= r->len - len ? r : NULL;
+	r = b->ranges + i - 1;
+	/* The index put addr inside r, so only the access's end needs checking;
+	 * off <= addr < 0x10000, so off + len cannot overflow. */
+	off = addr - r->base;
+	return len && off + len <= r->len ? r : NULL;
+}
+
+/*
+ * bus_find_direct for the vCPU exit path: a port access of len >= 1 bytes on a
+ * bus that bus_enable_direct(b, 0x10000) was called on (the machine's PIO bus),
+ * whose index can be read for every port without a bound check.
+ */
+static inline const struct bus_range *bus_find_port(const struct bus *b, uint16_t port,
+						    uint64_t len)
+{
+	const struct bus_range *r;
+	uint64_t off;
+	size_t i = b->direct[port];
+
+	if (!i)
+		return NULL;
+	r = b->ranges + i - 1;
+	off = port - r->base; /* below r->len: the index put port inside r */
+	return off + len <= r->len ? r : NULL;
 }
 
 /*

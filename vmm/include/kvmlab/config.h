@@ -15,6 +15,10 @@
 #define CONFIG_SOCK_MAX	  108 /* sizeof(sockaddr_un.sun_path), including the NUL */
 #define CONFIG_FILE_MAX	  (1u << 20)
 #define CONFIG_CMDLINE_MAX 4096
+#define CONFIG_DISKS_MAX	  8    /* --disk, repeatable: virtio-blk disks */
+#define CONFIG_DISK_SPEC_MAX 1024 /* "FILE[,ro]" */
+#define CONFIG_NETS_MAX	  4    /* --net, repeatable: virtio-net devices */
+#define CONFIG_NET_SPEC_MAX  256
 
 /*
  * Every setting of a run. Each has a JSON key and a command-line flag, and
@@ -40,6 +44,11 @@ enum config_field {
 	CONFIG_CMDLINE,	   /* "cmdline"    --cmdline STR */
 	CONFIG_LOADER,	   /* "loader"     --loader NAME */
 	CONFIG_TRACE_EXITS, /* "trace_exits" --trace-exits / --no-trace-exits */
+	CONFIG_DISKS,	   /* "disks": [..] --disk FILE[,ro] (repeatable) */
+	CONFIG_NET,	   /* "net": [..]   --net SPEC (repeatable) */
+	CONFIG_RNG,	   /* "rng"        --rng / --no-rng */
+	CONFIG_SECCOMP,	   /* "seccomp"    --seccomp / --no-seccomp */
+	CONFIG_JAIL,	   /* "jail"       --jail DIR */
 	CONFIG_NFIELDS,
 };
 
@@ -67,6 +76,13 @@ struct run_config {
 	char initrd[CONFIG_PATH_MAX];
 	char cmdline[CONFIG_CMDLINE_MAX];
 	char loader[CONFIG_NAME_MAX + 1]; /* "" or "auto": detected from the kernel file */
+	/* Repeatable settings: lists that end at the first empty string. A repeated flag
+	 * appends; flags given on the command line replace a config file's whole list. */
+	char disks[CONFIG_DISKS_MAX][CONFIG_DISK_SPEC_MAX]; /* virtio-blk: "FILE[,ro]" */
+	char net[CONFIG_NETS_MAX][CONFIG_NET_SPEC_MAX];	    /* virtio-net specs */
+	bool rng; /* virtio-rng on kernel boots (default on) */
+	bool seccomp; /* per-thread seccomp filters (sandbox.h; default on) */
+	char jail[CONFIG_PATH_MAX]; /* run in namespaces, pivoted into this directory */
 	uint32_t given; /* bit (1u << enum config_field) for each field set explicitly */
 };
 
@@ -116,7 +132,13 @@ void run_config_merge(struct run_config *dst, const struct run_config *src);
 /* Checks what only a complete configuration can: that a guest is named. */
 int run_config_check(const struct run_config *rc, struct errbuf *e);
 
-/* A vm_config for rc; its strings point into rc, which must outlive the VM. */
+/*
+ * A vm_config for rc; its strings point into rc, which must outlive the VM.
+ * Without a mem_policy in rc, a kernel boot whose RAM is whole 2 MiB pages
+ * gets RUN_KERNEL_MEM_POLICY; anything else the VM's default (anon). The
+ * caller may fall back to the default where the host lacks THP.
+ */
+#define RUN_KERNEL_MEM_POLICY "thp"
 void run_config_vm(const struct run_config *rc, struct vm_config *out);
 
 /*

@@ -38,6 +38,8 @@ enum control_arg {
 	CONTROL_ARG_WEIGHT,    /* "weight": integer (sched-set) */
 	CONTROL_ARG_CAP,       /* "cap": integer, percent of a host CPU (sched-set) */
 	CONTROL_ARG_SLICE,     /* "slice": integer, milliseconds (sched-set) */
+	CONTROL_ARG_TARGET_MIB, /* "target_mib": integer, the balloon's size in MiB (balloon) */
+	CONTROL_ARG_DISK,      /* "disk": integer, a --disk's index from 0 (disk-resize) */
 	CONTROL_NARGS,
 };
 
@@ -51,6 +53,8 @@ struct control_args {
 	bool readonly;
 	bool dirty_log;
 	uint64_t vcpu, weight, cap, slice;
+	uint64_t target_mib;
+	uint64_t disk;
 };
 
 /* What a command acts on: one per VM, owned by its server (or by a test). */

@@ -5,12 +5,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "bus.h"
 #include "err.h"
 #include "gmem.h"
 
 struct acpi_devices;
+struct sandbox;
 struct ucall_abi;
 
 /* Why a machine stopped; the kvmlab command maps each kind to an exit status. */
@@ -71,8 +73,31 @@ struct machine {
 	/* Console input (machine_console_input): the UART installs its receiver. */
 	size_t (*console_in)(void *opaque, const uint8_t *buf, size_t len);
 	void *console_in_opaque;
+	/* The clocks devices read (RTC, ACPI PM timer), see machine_clock; NULL is the
+	 * host's clock_gettime. Fuzz targets install a counter, so an input replays exactly. */
+	void (*clock)(void *opaque, clockid_t id, struct timespec *ts);
+	void *clock_opaque;
+	/*
+	 * KVM notification fds, for virtio (virtio.h); NULL without a VM, and devices
+	 * then do their work synchronously. ioeventfd: a guest write of datamatch (len
+	 * bytes) at MMIO address addr signals fd instead of exiting. irqfd: a write to
+	 * fd pulses GSI gsi (needs the in-kernel irqchip, else NULL). assign false
+	 * removes the registration.
+	 */
+	int (*ioeventfd)(void *opaque, int fd, uint64_t addr, uint32_t len, uint64_t datamatch,
+			 bool assign, struct errbuf *e);
+	int (*irqfd)(void *opaque, int fd, uint32_t gsi, bool assign, struct errbuf *e);
+	void *kvm_opaque;
+	/* Gives guest RAM [gpa, gpa + len) back to the host (virtio-balloon): the VM installs
+	 * vm_mem_discard (mem.h), whose gpa and len must be multiples of discard_align (the
+	 * memory policy's page size); NULL without a VM. */
+	int (*discard)(void *opaque, uint64_t gpa, uint64_t len, struct errbuf *e);
+	void *discard_opaque;
+	uint64_t discard_align;
 	unsigned ncpus;		   /* vCPUs, for fw_cfg and the ACPI tables; 0 counts as 1 */
 	struct acpi_devices *acpi; /* what the DSDT describes besides COM1 (acpi.h) */
+	/* Seccomp filters each thread of this machine enters (sandbox.h); NULL: none. */
+	const struct sandbox *sandbox;
 };
 
 void machine_init(struct machine *m);
@@ -122,5 +147,8 @@ void machine_set_irq(struct machine *m, uint32_t gsi, bool level);
 /* Offers console input to the machine's console device; returns how many bytes it
  * took (0 when its FIFO is full or there is no console device: try again later). */
 size_t machine_console_input(struct machine *m, const uint8_t *buf, size_t len);
+
+/* Clock id (CLOCK_REALTIME or CLOCK_MONOTONIC) as the machine's devices see it. */
+void machine_clock(const struct machine *m, clockid_t id, struct timespec *ts);
 
 #endif

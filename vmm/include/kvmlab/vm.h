@@ -15,6 +15,7 @@
 #define VM_MAX_VCPUS 256
 
 struct kvm_run;
+struct sandbox;
 struct vm;
 
 struct vm_config {
@@ -30,6 +31,7 @@ struct vm_config {
 	bool aps_wait_sipi;   /* APs wait for the guest's INIT/SIPI instead of entering at
 				 the entry point (needs irqchip) */
 	int console_fd;	      /* where COM1 output goes */
+	const struct sandbox *sandbox; /* per-thread seccomp filters (sandbox.h); NULL: none */
 };
 
 /* Fills in the defaults: 64 MiB, 1 vCPU, irqchip on, console on stdout. */
@@ -85,7 +87,8 @@ struct vm {
 	void *mem_state;
 	/* The vCPU scheduling policy (sched.h) and its tick thread. */
 	const struct sched_ops *sched;
-	bool sched_hooks; /* sched has enter or leave: vcpu_step takes vcpu_step_sched */
+	bool sched_hooks; /* sched has enter or leave, or KVM_RUN faults are planned (faults.h):
+			     vcpu_step takes vcpu_step_sched */
 	void *sched_state;
 	pthread_t sched_thread;
 	bool sched_thread_started;
