@@ -1,9 +1,14 @@
 /* Fuzz target: a machine with every default device and some RAM, driven as a guest would. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fuzz.h"
+#include "kvmlab/config.h"
 #include "kvmlab/devices.h"
+#include "kvmlab/virtio.h"
 #include "kvmlab/ucall_abi.h"
 
 #define RAM_SIZE 0x4000 /* guest RAM at 0, where devices read the structures guests pass */
@@ -76,6 +81,33 @@ static void machine_fixed_clock(void *opaque, clockid_t id, struct timespec *ts)
 	ts->tv_nsec = (long)(ns % 1000000000ull);
 }
 
+#define DISK_SIZE 0x10000
+
+/*
+ * The virtio devices of a kernel boot (a disk, virtio-rng, the balloon) as the default machine
+ * has them; no network, whose backends are sockets. Process-wide on purpose: the run
+ * configuration is the same for every input, and the disk is a memfd emptied before each input,
+ * so no input sees what an earlier one wrote.
+ */
+static const struct run_config *machine_virtio_config(void)
+{
+	static struct run_config *rc;
+	static int disk_fd = -1;
+
+	if (!rc) {
+		rc = calloc(1, sizeof(*rc));
+		disk_fd = memfd_create("machine-fuzz-disk", MFD_CLOEXEC);
+		FUZZ_CHECK(rc && disk_fd >= 0, "cannot set up the virtio devices");
+		run_config_default(rc);
+		snprintf(rc->kernel, sizeof(rc->kernel), "fuzz"); /* a kernel boot's devices */
+		snprintf(rc->disks[0], sizeof(rc->disks[0]), "/proc/self/fd/%d", disk_fd);
+		rc->rng = true;
+	}
+	FUZZ_CHECK(ftruncate(disk_fd, 0) == 0 && ftruncate(disk_fd, DISK_SIZE) == 0,
+		   "cannot reset the disk");
+	return rc;
+}
+
 /* Guest log lines would flood the fuzzer's output; every other ucall takes the default path. */
 static bool machine_ucall(void *opaque, struct machine *m, const struct ucall_abi *uc)
 {
@@ -124,6 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m.on_ucall = machine_ucall;
 	FUZZ_CHECK(gmem_add(&m.mem, 0, RAM_SIZE, ram, 0, &e) == 0, "%s", e.msg);
 	FUZZ_CHECK(devices_attach_all(&m, &e) == 0, "%s", e.msg);
+	FUZZ_CHECK(virtio_attach_configured(&m, machine_virtio_config(), &e) == 0, "%s", e.msg);
 	/* Keep going after a stop: other vCPUs may still complete exits while it is handled. */
 	while (fuzz_more(&in)) {
 		uint8_t ctl = fuzz_u8(&in);

@@ -428,3 +428,22 @@ def test_dashboard_draws_every_benchmark_and_marks_the_regression(tmp_path):
     for i, (name, _) in enumerate(sections):
         band = line[header + i * plot_h: header + (i + 1) * plot_h]
         assert band.sum() > 300, f"{name}: no line drawn in its plot ({band.sum()} pixels)"
+
+
+@pytest.mark.box
+def test_kvmlab_bench_runs_the_kvm_part_in_the_box_and_the_rest_natively(kvmlab, tmp_path):
+    out_file = tmp_path / "run.json"
+    # the caller (ci/test, or an engineer's flock) already serializes boxes
+    env = dict(os.environ, KVMLAB_BOX_LOCK="")
+    out = kvmlab("bench", "--box", "--filter", "^(exit_latency/pio|bus/pio_lookup/1)$",
+                 "--repetitions", 2, "--min-time", "0.01", "--out", out_file, timeout=900,
+                 env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out_file.read_text())
+    ctx = report["context"]
+    assert ctx["kvm_runner"] == "kvmbox" and ctx["kvmlab_select"] == "all"
+    # the KVM figures describe the box's KVM; the host-only part ran here, natively
+    assert ctx["kvm_flavor"] in ("amd", "intel") and ctx["kvm_environment"] == "nested"
+    assert ctx.get("host_only.kernel", ctx["kernel"]) == os.uname().release
+    reps = sorted(b["name"] for b in report["benchmarks"] if b["run_type"] == "iteration")
+    assert reps == ["bus/pio_lookup/1"] * 2 + ["exit_latency/pio"] * 2

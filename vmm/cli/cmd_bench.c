@@ -43,7 +43,8 @@ static const char usage_text[] =
     "  --bench PATH       the kvmlab_bench binary (default: next to this kvmlab's build)\n"
     "  --list             list the benchmarks and exit\n"
     "Host-only benchmarks always run natively; the ones that need KVM run natively where\n"
-    "/dev/kvm works, else in the box (serialized by " BOX_LOCK ").\n"
+    "/dev/kvm works, else in the box, holding " BOX_LOCK " (KVMLAB_BOX_LOCK names another\n"
+    "lock file; empty: none, for callers that hold it already).\n"
     "Exit status: 0 ok, 2 bad usage, 4 a benchmark failed or could not run.\n";
 
 struct bench_opts {
@@ -115,6 +116,8 @@ static int run_part(const struct bench_opts *o, const char *bench, const char *s
 	char sel[32], filter[512], reps[48], out[PATH_MAX + 32], min_time[64], policy[160],
 	    sched[160], kvmbox[PATH_MAX];
 	char *argv[24 + MAX_PASSTHROUGH];
+	/* KVMLAB_BOX_LOCK: another lock file, or empty for none (a caller already holds it). */
+	const char *lock_path = getenv("KVMLAB_BOX_LOCK") ? getenv("KVMLAB_BOX_LOCK") : BOX_LOCK;
 	int argc = 0, lock = -1, rc;
 
 	snprintf(kvmbox, sizeof(kvmbox), "%s",
@@ -153,11 +156,15 @@ static int run_part(const struct bench_opts *o, const char *bench, const char *s
 	for (int i = 0; i < o->nextra; i++)
 		argv[argc++] = o->extra[i];
 	argv[argc] = NULL;
-	if (in_box) {
-		lock = open(BOX_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-		if (lock >= 0 && flock(lock, LOCK_EX) < 0) {
-			close(lock);
-			lock = -1;
+	if (in_box && lock_path[0]) {
+		lock = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
+			fprintf(stderr, "kvmlab bench: waiting for %s (another box is running)\n",
+				lock_path);
+			if (flock(lock, LOCK_EX) < 0) {
+				close(lock);
+				lock = -1;
+			}
 		}
 	}
 	rc = spawn(argv);

@@ -130,6 +130,8 @@ int vm_memory_init(struct vm *vm, struct errbuf *e)
 	vm->m.discard = vm_memory_discard;
 	vm->m.discard_opaque = vm;
 	vm->m.discard_align = ms->policy.page_size;
+	vm->m.discard_min = ms->policy.ops->discard_min ? ms->policy.ops->discard_min
+						       : ms->policy.page_size;
 	return 0;
 }
 

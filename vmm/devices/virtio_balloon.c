@@ -20,6 +20,8 @@ struct virtio_balloon {
 	struct virtq_elem el;
 	uint32_t pfns[BALLOON_BATCH];
 	struct balloon_run runs[BALLOON_BATCH];
+	struct balloon_blocks *blocks;		     /* pages held, when a unit is > 4 KiB */
+	struct balloon_run whole[BALLOON_BATCH + 2]; /* units a run completed */
 };
 
 /* Insertion sort: at most BALLOON_BATCH PFNs, often nearly in order, and unlike qsort it
@@ -76,6 +78,59 @@ unsigned balloon_pfn_runs(const struct gmem *mem, uint32_t *pfns, unsigned n, ui
 	return nruns;
 }
 
+/* Gives [gpa, gpa + len) back through the machine's discard hook, counting the outcome. */
+static void balloon_discard(struct virtio_balloon *b, const struct balloon_run *run)
+{
+	struct errbuf e;
+
+	if (!b->m->discard)
+		return; /* no VM (tests, fuzzing): nothing to give back */
+	if (b->m->discard(b->m->discard_opaque, run->gpa, run->len, &e)) {
+		if (!b->info.discard_errors++)
+			memcpy(b->info.last_error, e.msg, sizeof(e.msg));
+	} else {
+		b->info.discarded += run->len;
+	}
+}
+
+/* Runs of pages for a policy whose discard unit is larger than a page: each unit goes back
+ * once the balloon holds all of it (balloon_blocks). */
+static void balloon_hold_runs(struct virtio_balloon *b, const struct gmem *mem, unsigned nruns,
+			      uint64_t align)
+{
+	if (!b->blocks && !(b->blocks = balloon_blocks_create()))
+		return; /* out of memory: the pages stay with the host, nothing is lost */
+	for (unsigned i = 0; i < nruns; i++) {
+		const struct gmem_region *r = gmem_region_at(mem, b->runs[i].gpa);
+		unsigned n = r ? balloon_blocks_add(b->blocks, r, &b->runs[i], align, b->whole,
+						    BALLOON_BATCH + 2)
+			       : 0;
+
+		for (unsigned j = 0; j < n; j++)
+			balloon_discard(b, &b->whole[j]);
+	}
+}
+
+/* Deflate: the guest takes these pages back; they leave the balloon's bitmap. Lock held. */
+static void balloon_deflate(struct virtio_balloon *b, const struct virtq_elem *el)
+{
+	const struct gmem *mem = virtio_gmem(b->vd);
+	uint64_t off = 0;
+	size_t got;
+
+	b->info.deflated += el->out_len / sizeof(uint32_t);
+	while (b->blocks && (got = virtq_elem_read(el, off, b->pfns, sizeof(b->pfns))) >= 4) {
+		off += got & ~(size_t)3;
+		for (unsigned i = 0; i < got / sizeof(uint32_t); i++) {
+			uint64_t gpa = (uint64_t)le32toh(b->pfns[i]) << BALLOON_PAGE_SHIFT;
+			const struct gmem_region *r = gmem_region_at(mem, gpa);
+
+			if (r)
+				balloon_blocks_remove(b->blocks, r, gpa);
+		}
+	}
+}
+
 /* Inflate: every PFN of the chain, in batches; runs go to the discard hook. Lock held. */
 static void balloon_inflate(struct virtio_balloon *b, const struct virtq_elem *el)
 {
@@ -93,21 +148,14 @@ static void balloon_inflate(struct virtio_balloon *b, const struct virtq_elem *e
 		for (unsigned i = 0; i < n; i++)
 			b->pfns[i] = le32toh(b->pfns[i]);
 		b->info.inflated += n;
-		nruns = balloon_pfn_runs(mem, b->pfns, n, align, b->runs, &refused);
+		nruns = balloon_pfn_runs(mem, b->pfns, n, BALLOON_PAGE, b->runs, &refused);
 		b->info.refused += refused;
-		for (unsigned i = 0; i < nruns; i++) {
-			struct errbuf e;
-
-			if (!b->m->discard)
-				break; /* no VM (tests, fuzzing): nothing to give back */
-			if (b->m->discard(b->m->discard_opaque, b->runs[i].gpa, b->runs[i].len,
-					  &e)) {
-				if (!b->info.discard_errors++)
-					memcpy(b->info.last_error, e.msg, sizeof(e.msg));
-			} else {
-				b->info.discarded += b->runs[i].len;
-			}
+		if (align > BALLOON_PAGE) {
+			balloon_hold_runs(b, mem, nruns, align);
+			continue;
 		}
+		for (unsigned i = 0; i < nruns; i++)
+			balloon_discard(b, &b->runs[i]);
 	}
 }
 
@@ -130,7 +178,7 @@ static void balloon_queue_notify(void *dev, unsigned qidx)
 		if (qidx == BALLOON_Q_INFLATE)
 			balloon_inflate(b, &b->el);
 		else
-			b->info.deflated += b->el.out_len / sizeof(uint32_t);
+			balloon_deflate(b, &b->el);
 		if (virtq_push(vq, &b->el, 0, &e)) {
 			r = -1;
 			break;
@@ -157,7 +205,13 @@ static void balloon_config_read(void *dev, uint32_t off, void *buf, uint32_t len
 	memcpy(buf, (uint8_t *)cfg + off, len);
 }
 
-/* The driver writes actual; num_pages is the host's. */
+static void balloon_discard_cb(void *opaque, const struct balloon_run *run)
+{
+	balloon_discard(opaque, run);
+}
+
+/* The driver writes actual; num_pages is the host's. Once the guest has given what was asked,
+ * pages held in partly held units go back too, where the policy can split its pages. */
 static void balloon_config_write(void *dev, uint32_t off, const void *buf, uint32_t len)
 {
 	struct virtio_balloon *b = dev;
@@ -165,13 +219,26 @@ static void balloon_config_write(void *dev, uint32_t off, const void *buf, uint3
 
 	memcpy((uint8_t *)cfg + off, buf, len);
 	b->info.actual_pages = le32toh(cfg[1]);
+	if (b->blocks && b->info.actual_pages >= b->info.target_pages &&
+	    b->m->discard_min < b->m->discard_align && b->m->discard_min <= BALLOON_PAGE)
+		balloon_blocks_partial(b->blocks, b->m->discard_align, balloon_discard_cb, b);
 }
 
 static void balloon_reset(void *dev)
 {
 	struct virtio_balloon *b = dev;
 
-	b->info.actual_pages = 0; /* a reset driver holds no pages; the target stays */
+	b->info.actual_pages = 0;	   /* a reset driver holds no pages; the target stays */
+	balloon_blocks_destroy(b->blocks); /* nor does the balloon, then */
+	b->blocks = NULL;
+}
+
+static void balloon_destroy(void *dev)
+{
+	struct virtio_balloon *b = dev;
+
+	balloon_blocks_destroy(b->blocks);
+	free(b);
 }
 
 static const struct virtio_device_ops balloon_ops = {
@@ -185,7 +252,7 @@ static const struct virtio_device_ops balloon_ops = {
     .config_write = balloon_config_write,
     .queue_notify = balloon_queue_notify,
     .reset = balloon_reset,
-    .destroy = free,
+    .destroy = balloon_destroy,
 };
 
 struct virtio_balloon *virtio_balloon_attach(struct machine *m, struct errbuf *e)

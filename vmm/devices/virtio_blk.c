@@ -270,6 +270,11 @@ static void blk_destroy(void *dev)
 {
 	struct virtio_blk *b = dev;
 
+	/* However the VM ended (poweroff, SIGTERM, a guest error), what the guest wrote reaches
+	 * stable storage before kvmlab exits, flushed or not: a clean stop loses nothing. */
+	if (!b->ro && fdatasync(b->fd))
+		fprintf(stderr, "kvmlab: virtio-blk: flushing %s at exit: %s\n", b->path,
+			strerror(errno));
 	close(b->fd);
 	free(b);
 }

@@ -170,12 +170,14 @@ int mem_backing_discard(struct mem_policy *p, struct mem_backing *b, uint64_t of
 	if (!p->ops->discard)
 		return err_set(e, "memory policy '%s' cannot give pages back to the host",
 			       p->ops->name);
-	if (len == 0 || off % p->page_size || len % p->page_size)
+	uint64_t unit = p->ops->discard_min ? p->ops->discard_min : p->page_size;
+
+	if (len == 0 || off % unit || len % unit)
 		return err_set(e,
 			       "discard of 0x%llx bytes at offset 0x%llx: %s memory is "
 			       "given back in whole %llu KiB pages",
 			       (unsigned long long)len, (unsigned long long)off, p->ops->name,
-			       (unsigned long long)(p->page_size >> 10));
+			       (unsigned long long)(unit >> 10));
 	if (off >= b->size || len > b->size - off)
 		return err_set(e,
 			       "discard of 0x%llx bytes at offset 0x%llx is outside the 0x%llx-"

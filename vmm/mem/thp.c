@@ -40,11 +40,13 @@ static int thp_alloc(struct mem_policy *p, struct mem_backing *b, struct errbuf 
 	return 0;
 }
 
-/* Only whole huge pages go back: splitting one would cost the guest its 2 MiB mappings. */
+/* Whole huge pages go back as such; a 4 KiB discard splits one (the balloon does that only
+ * for what is left once it reached its target: see balloon_blocks in balloon.h). */
 const struct mem_policy_ops mem_policy_thp = {
     .name = "thp",
     .help = "anon memory in transparent huge pages (2 MiB aligned, MADV_HUGEPAGE)",
     .page_size = THP_SIZE,
+    .discard_min = 4096,
     .init = thp_init,
     .alloc = thp_alloc,
     .discard = mem_anon_discard,

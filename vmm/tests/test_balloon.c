@@ -128,3 +128,44 @@ TEST(balloon_runs_keep_only_whole_policy_pages)
 	/* Nothing in, nothing out. */
 	CHECK_EQ(runs_of(&m, pfns, 0, BALLOON_PAGE, runs, &refused), 0);
 }
+
+/* A 2 MiB unit goes back only once every page of it is held, across inflate requests, and not
+ * while a page of it has been deflated. */
+TEST(balloon_blocks_complete_units_across_requests)
+{
+	static uint8_t ram[4 * MIB];
+	struct gmem_region r = {.gpa = 2 * MIB, .size = 4 * MIB, .host = ram};
+	struct balloon_blocks *bb = balloon_blocks_create();
+	struct balloon_run out[8];
+	struct balloon_run first = {2 * MIB, MIB}, second = {3 * MIB, MIB};
+	struct balloon_run across = {3 * MIB + 512 * KIB, 2 * MIB};
+
+	CHECK(bb != NULL);
+	CHECK_EQ(balloon_blocks_add(bb, &r, &first, 2 * MIB, out, 8), 0);
+	CHECK_EQ(balloon_blocks_add(bb, &r, &second, 2 * MIB, out, 8), 1); /* [2M, 4M) whole */
+	CHECK_EQ(out[0].gpa, 2 * MIB);
+	CHECK_EQ(out[0].len, 2 * MIB);
+	/* The guest takes a page of [4M, 6M) back before the rest of that unit arrives. */
+	balloon_blocks_remove(bb, &r, 5 * MIB);
+	CHECK_EQ(balloon_blocks_add(bb, &r, &across, 2 * MIB, out, 8), 1); /* only [2M, 4M) */
+	CHECK_EQ(out[0].gpa, 2 * MIB);
+	struct balloon_run again = {5 * MIB, 4 * KIB};
+	CHECK_EQ(balloon_blocks_add(bb, &r, &again, 2 * MIB, out, 8), 0); /* [5.5M, 6M) missing */
+	struct balloon_run rest = {5 * MIB + 512 * KIB, 512 * KIB};
+	CHECK_EQ(balloon_blocks_add(bb, &r, &rest, 2 * MIB, out, 8), 1);
+	CHECK_EQ(out[0].gpa, 4 * MIB);
+	/* A run outside the region is refused without a write. */
+	struct balloon_run outside = {8 * MIB, 4 * KIB};
+	CHECK_EQ(balloon_blocks_add(bb, &r, &outside, 2 * MIB, out, 8), 0);
+	balloon_blocks_destroy(bb);
+
+	/* A deflated page keeps its unit from going back until it is inflated again. */
+	struct balloon_run lo = {4 * MIB, MIB}, hi = {5 * MIB, MIB}, page = {4 * MIB, 4 * KIB};
+	bb = balloon_blocks_create();
+	CHECK_EQ(balloon_blocks_add(bb, &r, &lo, 2 * MIB, out, 8), 0);
+	balloon_blocks_remove(bb, &r, 4 * MIB);
+	CHECK_EQ(balloon_blocks_add(bb, &r, &hi, 2 * MIB, out, 8), 0);
+	CHECK_EQ(balloon_blocks_add(bb, &r, &page, 2 * MIB, out, 8), 1);
+	CHECK_EQ(out[0].gpa, 4 * MIB);
+	balloon_blocks_destroy(bb);
+}

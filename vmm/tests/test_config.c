@@ -83,7 +83,9 @@ static void sample_value(unsigned f, char json[80], char arg[64], bool *flag_val
 		snprintf(arg, 64, "%s%s", d->kind == KIND_PATH ? "/p/" : "v", d->info.key);
 		break;
 	}
-	if (d->kind == KIND_CPUS || d->kind == KIND_SECONDS || d->kind == KIND_BOOL)
+	if (d->kind == KIND_LIST) /* a repeatable flag given once is a one-item JSON list */
+		snprintf(json, 80, "[\"%s\"]", arg);
+	else if (d->kind == KIND_CPUS || d->kind == KIND_SECONDS || d->kind == KIND_BOOL)
 		snprintf(json, 80, "%s", arg);
 	else
 		snprintf(json, 80, "\"%s\"", arg);

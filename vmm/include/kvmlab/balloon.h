@@ -38,6 +38,34 @@ struct balloon_run {
 unsigned balloon_pfn_runs(const struct gmem *mem, uint32_t *pfns, unsigned n, uint64_t align,
 			  struct balloon_run *runs, unsigned *refused);
 
+/*
+ * Pages the balloon holds, per guest memory region (a bitmap of 4 KiB pages
+ * each, made on first use). For memory policies whose discard unit is larger
+ * than a page (thp: 2 MiB), a unit goes back once every page of it is in the
+ * balloon, however many inflate requests that took (Linux sends at most 256
+ * PFNs, 1 MiB, per request); a deflated page leaves the balloon, so its unit is
+ * never discarded while the guest uses it.
+ */
+struct balloon_blocks;
+struct balloon_blocks *balloon_blocks_create(void);
+void balloon_blocks_destroy(struct balloon_blocks *bb);
+
+/* Marks run (pages of writable region r, as balloon_pfn_runs returns them) held, and writes
+ * to out (at most max) the align units it touched that are now wholly held: those to
+ * discard. align is a power of two >= BALLOON_PAGE. Returns how many. */
+unsigned balloon_blocks_add(struct balloon_blocks *bb, const struct gmem_region *r,
+			    const struct balloon_run *run, uint64_t align, struct balloon_run *out,
+			    unsigned max);
+
+/* The guest took the page at gpa (in region r) back: it is no longer held. */
+void balloon_blocks_remove(struct balloon_blocks *bb, const struct gmem_region *r, uint64_t gpa);
+
+/* Calls fn for every run of held pages in align units that are only partly held: what a
+ * policy able to split its pages (discard_min < align) gives back once the balloon has
+ * reached its target. */
+void balloon_blocks_partial(const struct balloon_blocks *bb, uint64_t align,
+			    void (*fn)(void *opaque, const struct balloon_run *run), void *opaque);
+
 struct balloon_info {
 	uint32_t target_pages;	 /* num_pages: what the host asks the guest to give */
 	uint32_t actual_pages;	 /* actual: what the guest says it gave */

@@ -89,11 +89,13 @@ struct machine {
 	int (*irqfd)(void *opaque, int fd, uint32_t gsi, bool assign, struct errbuf *e);
 	void *kvm_opaque;
 	/* Gives guest RAM [gpa, gpa + len) back to the host (virtio-balloon): the VM installs
-	 * vm_mem_discard (mem.h), whose gpa and len must be multiples of discard_align (the
-	 * memory policy's page size); NULL without a VM. */
+	 * vm_mem_discard (mem.h), whose gpa and len must be multiples of discard_min;
+	 * discard_align is the unit that goes back without splitting a page (the memory
+	 * policy's page size). NULL without a VM. */
 	int (*discard)(void *opaque, uint64_t gpa, uint64_t len, struct errbuf *e);
 	void *discard_opaque;
 	uint64_t discard_align;
+	uint64_t discard_min;
 	unsigned ncpus;		   /* vCPUs, for fw_cfg and the ACPI tables; 0 counts as 1 */
 	struct acpi_devices *acpi; /* what the DSDT describes besides COM1 (acpi.h) */
 	/* Seccomp filters each thread of this machine enters (sandbox.h); NULL: none. */

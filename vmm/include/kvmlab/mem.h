@@ -242,6 +242,9 @@ struct mem_policy_ops {
 	const char *help;    /* one line: what the memory is like */
 	const char *options; /* "key=..., ..." it takes, or NULL */
 	uint64_t page_size;  /* region alignment and discard unit; init may change it */
+	/* optional: a smaller unit discard also takes (thp: 4 KiB, splitting a huge page;
+	 * its memory returns to the host when the kernel splits it); 0: page_size */
+	uint64_t discard_min;
 	/* optional: take options, set up per-VM state in p->priv */
 	int (*init)(struct mem_policy *p, struct mem_opts *o, struct errbuf *e);
 	/* optional: undo init (after every backing was freed) */
