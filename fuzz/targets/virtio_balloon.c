@@ -25,6 +25,7 @@ struct state {
 	uint8_t *ram, *rom, *high;
 	uint64_t align;
 	uint8_t inflated[PAGES(RAM_SIZE) + PAGES(HIGH_SIZE)]; /* pages of this chain */
+	uint8_t held[PAGES(RAM_SIZE) + PAGES(HIGH_SIZE)];     /* inflated, not deflated since */
 	uint64_t discarded;				      /* bytes */
 	uint64_t target_pages;
 	bool tainted; /* a raw register write: the queues may be gone */
@@ -39,13 +40,15 @@ static long page_slot(uint64_t gpa)
 	return -1;
 }
 
-/* The machine's discard hook: whole aligned units of writable memory the guest inflated. */
+/* The machine's discard hook: whole aligned units (or, where the policy can split its pages,
+ * pieces of discard_min) of writable memory the balloon holds. */
 static int fake_discard(void *opaque, uint64_t gpa, uint64_t len, struct errbuf *e)
 {
 	struct state *s = opaque;
 	uint8_t *host = gmem_ptr(&s->m.mem, gpa, len, true);
+	uint64_t unit = s->m.discard_min ? s->m.discard_min : s->align;
 
-	FUZZ_CHECK(len && !(gpa % s->align) && !(len % s->align), "discard 0x%llx+0x%llx",
+	FUZZ_CHECK(len && !(gpa % unit) && !(len % unit), "discard 0x%llx+0x%llx",
 		   (unsigned long long)gpa, (unsigned long long)len);
 	FUZZ_CHECK(host, "discard outside writable memory: 0x%llx+0x%llx", (unsigned long long)gpa,
 		   (unsigned long long)len);
@@ -53,8 +56,9 @@ static int fake_discard(void *opaque, uint64_t gpa, uint64_t len, struct errbuf 
 		long slot = page_slot(gpa + off);
 
 		/* After a raw register write the device may read chains of the fuzzer's making. */
-		FUZZ_CHECK(s->tainted || (slot >= 0 && s->inflated[slot]),
-			   "page 0x%llx discarded, not inflated", (unsigned long long)(gpa + off));
+		FUZZ_CHECK(s->tainted || (slot >= 0 && s->held[slot]),
+			   "page 0x%llx discarded, not in the balloon",
+			   (unsigned long long)(gpa + off));
 	}
 	memset(host, 0, len); /* what the host's zero page gives the guest */
 	s->discarded += len;
@@ -103,6 +107,8 @@ static void op_chain(struct state *s, struct fuzz_in *in, uint8_t ctl)
 			s->inflated[slot] = 1;
 			expect++;
 		}
+		if (slot >= 0) /* the model of what the balloon holds, across chains */
+			s->held[slot] = q == Q_INFLATE;
 	}
 	memcpy(s->ram + PFN_AREA, pfns, n * 4);
 	seg[0] = (struct vdrv_seg){PFN_AREA, n * 4, false};
@@ -116,6 +122,8 @@ static void op_chain(struct state *s, struct fuzz_in *in, uint8_t ctl)
 	if (RARE(sel) && (ctl & 0x20)) { /* a writable segment: the device ignores it */
 		seg[nseg - 1].write = true;
 		expect = ~0u;
+		if (q == Q_DEFLATE)
+			s->tainted = true; /* pages the model let go may stay in the balloon */
 	}
 	FUZZ_CHECK(virtio_balloon_info(&s->m, &before, &e) == 0, "%s", e.msg);
 	vdrv_add(&s->d, q, seg, nseg, true);
@@ -167,6 +175,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	s->m.discard = fake_discard;
 	s->m.discard_opaque = s;
 	s->m.discard_align = s->align;
+	if (s->align > BALLOON_PAGE && (setup & 0x80))
+		s->m.discard_min = BALLOON_PAGE; /* thp-like: the balloon may split a unit */
 	FUZZ_CHECK(virtio_balloon_attach(&s->m, &e), "%s", e.msg);
 	FUZZ_CHECK(vdrv_init(&s->d, &s->m, VIRTIO_MMIO_BASE, VIRTIO_ID_BALLOON,
 			     VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(2) |

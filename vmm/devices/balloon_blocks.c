@@ -88,7 +88,8 @@ unsigned balloon_blocks_add(struct balloon_blocks *bb, const struct gmem_region 
 	uint64_t first, last, unit = align / BALLOON_PAGE;
 	unsigned n = 0;
 
-	if (!m || run->gpa < r->gpa || run->len > r->size - (run->gpa - r->gpa))
+	if (!m || run->gpa < r->gpa || run->gpa - r->gpa > r->size ||
+	    run->len > r->size - (run->gpa - r->gpa))
 		return 0; /* out of memory: the pages stay with the host (nothing lost) */
 	first = (run->gpa - r->gpa) / BALLOON_PAGE;
 	last = first + run->len / BALLOON_PAGE;

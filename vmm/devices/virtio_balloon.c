@@ -219,7 +219,7 @@ static void balloon_config_write(void *dev, uint32_t off, const void *buf, uint3
 
 	memcpy((uint8_t *)cfg + off, buf, len);
 	b->info.actual_pages = le32toh(cfg[1]);
-	if (b->blocks && b->info.actual_pages >= b->info.target_pages &&
+	if (b->blocks && b->info.actual_pages >= b->info.target_pages && b->m->discard_min &&
 	    b->m->discard_min < b->m->discard_align && b->m->discard_min <= BALLOON_PAGE)
 		balloon_blocks_partial(b->blocks, b->m->discard_align, balloon_discard_cb, b);
 }
