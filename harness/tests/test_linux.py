@@ -23,10 +23,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 
+from boxrun import ran_here
 from conftest import ROOT
 
 BOOT_TIMEOUT = 300  # seconds for kvmlab's --timeout; natively a boot takes a few
@@ -34,37 +34,10 @@ LINE = re.compile(r"kvmlab-linux: userspace up: cpus=(\d+) memtotal_kb=(\d+) dat
                   r"kernel=(\S+)")
 
 
-def host_kvm_is_pvm():
-    return Path("/sys/module/kvm_pvm").exists() and os.environ.get("KVMBOX") != "1"
-
-
-@pytest.fixture(scope="session")
-def boxed_outcomes(tmp_path_factory):
-    """{test name: (outcome, report)} of this file's tests run in harness/kvmbox --force."""
-    xml = tmp_path_factory.mktemp("box") / "linux.xml"
-    env = ["--env", "KVMLAB_BUILD"] if "KVMLAB_BUILD" in os.environ else []
-    out = subprocess.run([str(ROOT / "harness" / "kvmbox"), "--force", "--cpus", "2", "--mem", "4G",
-                          "--timeout", "2400", *env, "--", "/usr/bin/python3", "-m", "pytest",
-                          "-p", "no:cacheprovider", "-q", "--junitxml", str(xml), __file__],
-                         cwd=ROOT, capture_output=True, text=True, timeout=2500)
-    assert xml.exists(), f"kvmbox status {out.returncode}\n{out.stdout[-3000:]}{out.stderr}"
-    outcomes = {}
-    for case in ElementTree.parse(xml).iter("testcase"):
-        bad = [c for c in case if c.tag in ("failure", "error", "skipped")]
-        outcomes[case.get("name")] = ("passed", "") if not bad else (
-            bad[0].tag, (bad[0].get("message") or "") + "\n" + (bad[0].text or "")[-3000:])
-    return outcomes
-
-
 @pytest.fixture
-def here(request):
+def here(request, tmp_path_factory):
     """True when the test runs here; False when it ran (and passed) in the box."""
-    if not host_kvm_is_pvm():
-        return True
-    outcome, report = request.getfixturevalue("boxed_outcomes").get(
-        request.node.name, ("missing", "not in the box's results"))
-    assert outcome == "passed", f"in harness/kvmbox --force: {outcome}: {report}"
-    return False
+    return ran_here(request, __file__, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
