@@ -226,3 +226,24 @@ void fuzz_kernel_free(struct fuzz_kernel *k)
 	free(k->cmdline);
 	free(k->initrd);
 }
+
+int fuzz_kernel_run(const uint8_t *data, size_t size, loader_fn load, fuzz_kernel_check_fn check)
+{
+	struct fuzz_in in;
+	struct fuzz_kernel k;
+	struct boot_entry be = {0};
+	struct errbuf e = {{0}};
+	const uint8_t *img;
+	size_t len;
+	int rc;
+
+	fuzz_in_init(&in, data, size);
+	fuzz_kernel_setup(&in, &k);
+	img = fuzz_rest(&in, &len);
+	rc = load(&k.g, img, len, &k.a, &be, &e);
+	fuzz_kernel_check(&k, rc, &be, &e);
+	if (rc == 0)
+		check(&k, img, len, &be);
+	fuzz_kernel_free(&k);
+	return 0;
+}

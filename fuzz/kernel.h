@@ -62,4 +62,12 @@ static inline const char *fuzz_kernel_cmdline(const struct fuzz_kernel *k)
 
 void fuzz_kernel_free(struct fuzz_kernel *k);
 
+/* A loader's own checks of a successful load of img (len bytes). */
+typedef void (*fuzz_kernel_check_fn)(const struct fuzz_kernel *k, const uint8_t *img, size_t len,
+				     const struct boot_entry *be);
+
+/* The whole of a loader target: k from the input's head, load on the rest of it,
+ * fuzz_kernel_check, then check when the load succeeded. Returns 0 for libFuzzer. */
+int fuzz_kernel_run(const uint8_t *data, size_t size, loader_fn load, fuzz_kernel_check_fn check);
+
 #endif

@@ -40,21 +40,5 @@ static void bzimage_check(const struct fuzz_kernel *k, const uint8_t *img, size_
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in;
-	struct fuzz_kernel k;
-	struct boot_entry be = {0};
-	struct errbuf e = {{0}};
-	const uint8_t *img;
-	size_t len;
-	int rc;
-
-	fuzz_in_init(&in, data, size);
-	fuzz_kernel_setup(&in, &k);
-	img = fuzz_rest(&in, &len);
-	rc = loader_bzimage_load_buf(&k.g, img, len, &k.a, &be, &e);
-	fuzz_kernel_check(&k, rc, &be, &e);
-	if (rc == 0)
-		bzimage_check(&k, img, len, &be);
-	fuzz_kernel_free(&k);
-	return 0;
+	return fuzz_kernel_run(data, size, loader_bzimage_load_buf, bzimage_check);
 }

@@ -7,8 +7,11 @@
 
 /* A success leaves the info the entry registers point at: the image's name and arguments as
  * the command line, the module with its name, a memory map that fits its page. */
-static void multiboot_check(const struct fuzz_kernel *k, const struct boot_entry *be)
+static void multiboot_check(const struct fuzz_kernel *k, const uint8_t *img, size_t len,
+			    const struct boot_entry *be)
 {
+	(void)img; /* the image only matters to the bzImage checks */
+	(void)len;
 	const struct mb_info *info = gmem_ptr(&k->g, BOOT_INFO_GPA, sizeof(*info), false);
 	const char *name = k->a.image_name ? k->a.image_name : "kernel";
 	const char *args = fuzz_kernel_cmdline(k), *cmdline;
@@ -40,21 +43,5 @@ static void multiboot_check(const struct fuzz_kernel *k, const struct boot_entry
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in;
-	struct fuzz_kernel k;
-	struct boot_entry be = {0};
-	struct errbuf e = {{0}};
-	const uint8_t *img;
-	size_t len;
-	int rc;
-
-	fuzz_in_init(&in, data, size);
-	fuzz_kernel_setup(&in, &k);
-	img = fuzz_rest(&in, &len);
-	rc = loader_multiboot_load_buf(&k.g, img, len, &k.a, &be, &e);
-	fuzz_kernel_check(&k, rc, &be, &e);
-	if (rc == 0)
-		multiboot_check(&k, &be);
-	fuzz_kernel_free(&k);
-	return 0;
+	return fuzz_kernel_run(data, size, loader_multiboot_load_buf, multiboot_check);
 }

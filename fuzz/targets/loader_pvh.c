@@ -5,8 +5,11 @@
 #include "kvmlab/pvh.h"
 
 /* A success leaves the start info EBX points at: command line, module and memory map. */
-static void pvh_check(const struct fuzz_kernel *k, const struct boot_entry *be)
+static void pvh_check(const struct fuzz_kernel *k, const uint8_t *img, size_t len,
+		      const struct boot_entry *be)
 {
+	(void)img; /* the image only matters to the bzImage checks */
+	(void)len;
 	const struct pvh_start_info *si = gmem_ptr(&k->g, BOOT_INFO_GPA, sizeof(*si), false);
 	const struct pvh_module *mod;
 	const char *cmdline;
@@ -33,21 +36,5 @@ static void pvh_check(const struct fuzz_kernel *k, const struct boot_entry *be)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in;
-	struct fuzz_kernel k;
-	struct boot_entry be = {0};
-	struct errbuf e = {{0}};
-	const uint8_t *img;
-	size_t len;
-	int rc;
-
-	fuzz_in_init(&in, data, size);
-	fuzz_kernel_setup(&in, &k);
-	img = fuzz_rest(&in, &len);
-	rc = loader_pvh_load_buf(&k.g, img, len, &k.a, &be, &e);
-	fuzz_kernel_check(&k, rc, &be, &e);
-	if (rc == 0)
-		pvh_check(&k, &be);
-	fuzz_kernel_free(&k);
-	return 0;
+	return fuzz_kernel_run(data, size, loader_pvh_load_buf, pvh_check);
 }
