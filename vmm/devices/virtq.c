@@ -286,42 +286,35 @@ bool virtq_should_signal(struct virtq *vq)
 	return !rd16(vq, vq->avail, &v) || !(v & AVAIL_F_NO_INTERRUPT);
 }
 
-size_t virtq_elem_read(const struct virtq_elem *el, uint64_t off, void *buf, size_t len)
+/* Copies between buf and iov[0 .. n), starting off bytes into the iovs; to_iov picks the way. */
+static size_t elem_copy(const struct iovec *iov, unsigned n, uint64_t off, void *buf, size_t len,
+			bool to_iov)
 {
 	size_t done = 0;
 
-	for (unsigned i = 0; i < el->nout && done < len; i++) {
-		const struct iovec *v = &el->iov[i];
-		size_t n;
+	for (unsigned i = 0; i < n && done < len; i++) {
+		uint8_t *guest, *host = (uint8_t *)buf + done;
+		size_t k;
 
-		if (off >= v->iov_len) {
-			off -= v->iov_len;
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
 			continue;
 		}
-		n = v->iov_len - off < len - done ? v->iov_len - off : len - done;
-		memcpy((uint8_t *)buf + done, (const uint8_t *)v->iov_base + off, n);
-		done += n;
+		guest = (uint8_t *)iov[i].iov_base + off;
+		k = iov[i].iov_len - off < len - done ? iov[i].iov_len - off : len - done;
+		memcpy(to_iov ? guest : host, to_iov ? host : guest, k);
+		done += k;
 		off = 0;
 	}
 	return done;
 }
 
+size_t virtq_elem_read(const struct virtq_elem *el, uint64_t off, void *buf, size_t len)
+{
+	return elem_copy(el->iov, el->nout, off, buf, len, false);
+}
+
 size_t virtq_elem_write(const struct virtq_elem *el, uint64_t off, const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = el->nout; i < (unsigned)el->nout + el->nin && done < len; i++) {
-		const struct iovec *v = &el->iov[i];
-		size_t n;
-
-		if (off >= v->iov_len) {
-			off -= v->iov_len;
-			continue;
-		}
-		n = v->iov_len - off < len - done ? v->iov_len - off : len - done;
-		memcpy((uint8_t *)v->iov_base + off, (const uint8_t *)buf + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
+	return elem_copy(el->iov + el->nout, el->nin, off, (void *)buf, len, true);
 }
