@@ -20,7 +20,8 @@ struct virtio_balloon {
 	struct virtq_elem el;
 	uint32_t pfns[BALLOON_BATCH];
 	struct balloon_run runs[BALLOON_BATCH];
-	struct balloon_blocks *blocks;		     /* pages held, when a unit is > 4 KiB */
+	struct balloon_blocks *blocks; /* pages held, when a unit is > 4 KiB */
+	bool held_since_flush;	       /* pages joined blocks since partial units last went back */
 	struct balloon_run whole[BALLOON_BATCH + 2]; /* units a run completed */
 };
 
@@ -100,6 +101,7 @@ static void balloon_hold_runs(struct virtio_balloon *b, const struct gmem *mem, 
 {
 	if (!b->blocks && !(b->blocks = balloon_blocks_create()))
 		return; /* out of memory: the pages stay with the host, nothing is lost */
+	b->held_since_flush = true;
 	for (unsigned i = 0; i < nruns; i++) {
 		const struct gmem_region *r = gmem_region_at(mem, b->runs[i].gpa);
 		unsigned n = r ? balloon_blocks_add(b->blocks, r, &b->runs[i], align, b->whole,
@@ -219,9 +221,13 @@ static void balloon_config_write(void *dev, uint32_t off, const void *buf, uint3
 
 	memcpy((uint8_t *)cfg + off, buf, len);
 	b->info.actual_pages = le32toh(cfg[1]);
-	if (b->blocks && b->info.actual_pages >= b->info.target_pages && b->m->discard_min &&
-	    b->m->discard_min < b->m->discard_align && b->m->discard_min <= BALLOON_PAGE)
+	/* Once per inflation: the driver may write actual again without inflating more. */
+	if (b->blocks && b->held_since_flush && b->info.actual_pages >= b->info.target_pages &&
+	    b->m->discard_min && b->m->discard_min < b->m->discard_align &&
+	    b->m->discard_min <= BALLOON_PAGE) {
 		balloon_blocks_partial(b->blocks, b->m->discard_align, balloon_discard_cb, b);
+		b->held_since_flush = false;
+	}
 }
 
 static void balloon_reset(void *dev)
