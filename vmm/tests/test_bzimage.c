@@ -1,39 +1,16 @@
 /* Unit tests of the bzImage loader on plain memory: zero page, e820, initrd, and every refusal. */
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "kvmlab/boot_params.h"
 #include "kvmlab/loader.h"
+#include "test_ram.h"
 #include "unit.h"
 
 #define RAM_SIZE    (64ull << 20)
 #define SETUP_SECTS 4
 #define KERNEL_OFF  ((SETUP_SECTS + 1) * 512)
 #define KERNEL_LEN  0x3000
-
-struct ram {
-	struct gmem mem;
-	uint8_t *host;
-};
-
-static void ram_init(struct ram *r, uint64_t size)
-{
-	struct errbuf e;
-
-	r->host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(r->host != MAP_FAILED);
-	memset(&r->mem, 0, sizeof(r->mem));
-	CHECK(gmem_add(&r->mem, 0, size, r->host, 0, &e) == 0);
-}
-
-static bool ram_untouched(const struct ram *r, uint64_t size)
-{
-	for (uint64_t i = 0; i < size; i += 8)
-		if (*(const uint64_t *)(r->host + i))
-			return false;
-	return true;
-}
 
 /* A minimal image with the documented header of protocol 2.15 and KERNEL_LEN code bytes. */
 static uint8_t *make_image(size_t *len)
@@ -112,7 +89,7 @@ TEST(bzimage_loads_kernel_zero_page_cmdline_and_initrd)
 	CHECK_EQ(bp.e820_table[3].addr, BOOT_CHIPSET_GPA);
 	CHECK_EQ(bp.e820_table[3].type, E820_RESERVED);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(bzimage_before_protocol_2_10_loads_at_1_mib)
@@ -130,7 +107,7 @@ TEST(bzimage_before_protocol_2_10_loads_at_1_mib)
 	CHECK_EQ(out.rip, 0x100000 + BOOT_ENTRY64_OFFSET);
 	CHECK(memcmp(r.host + 0x100000, img + KERNEL_OFF, KERNEL_LEN) == 0);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 static void corrupt_magic(uint8_t *img, size_t *len)
@@ -217,10 +194,10 @@ TEST(bzimage_refuses_malformed_images_without_writing_memory)
 		CHECK(loader_bzimage_load_buf(&r.mem, img, len, &a, &out, &e) == -1);
 		CHECK_CONTAINS(e.msg, cases[i].message);
 		CHECK(!strncmp(e.msg, "bzImage: ", 9));
-		CHECK(ram_untouched(&r, RAM_SIZE));
+		CHECK(ram_untouched(&r));
 		free(img);
 	}
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(bzimage_refuses_an_initrd_that_does_not_fit_above_the_kernel)
@@ -238,12 +215,12 @@ TEST(bzimage_refuses_an_initrd_that_does_not_fit_above_the_kernel)
 	ram_init(&r, RAM_SIZE);
 	CHECK(loader_bzimage_load_buf(&r.mem, img, len, &a, &out, &e) == -1);
 	CHECK_CONTAINS(e.msg, "kernel and initrd do not fit in RAM");
-	CHECK(ram_untouched(&r, RAM_SIZE));
+	CHECK(ram_untouched(&r));
 	a.initrd_len = big - 0x1000;
 	CHECK(loader_bzimage_load_buf(&r.mem, img, len, &a, &out, &e) == 0);
 	free(initrd);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(bzimage_initrd_respects_initrd_addr_max)
@@ -263,7 +240,7 @@ TEST(bzimage_initrd_respects_initrd_addr_max)
 	memcpy(&bp, r.host + BOOT_INFO_GPA, sizeof(bp));
 	CHECK_EQ(bp.hdr.ramdisk_image, 0x2000000 - sizeof(initrd));
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(loader_detect_names_each_format_and_refuses_unknown_ones)

@@ -3,11 +3,11 @@
 #include <elf.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "kvmlab/boot_params.h"
 #include "kvmlab/loader.h"
 #include "kvmlab/multiboot.h"
+#include "test_ram.h"
 #include "unit.h"
 
 #define RAM_SIZE  (64ull << 20)
@@ -16,29 +16,6 @@
 #define FILE_LEN  0x1100u
 #define MEM_LEN	  0x2000u /* 0xf00 bytes of bss */
 #define ENTRY_GPA (LOAD_GPA + 0x40)
-
-struct ram {
-	struct gmem mem;
-	uint8_t *host;
-};
-
-static void ram_init(struct ram *r)
-{
-	struct errbuf e;
-
-	r->host = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(r->host != MAP_FAILED);
-	memset(&r->mem, 0, sizeof(r->mem));
-	CHECK(gmem_add(&r->mem, 0, RAM_SIZE, r->host, 0, &e) == 0);
-}
-
-static bool ram_untouched(const struct ram *r)
-{
-	for (uint64_t i = 0; i < RAM_SIZE; i += 8)
-		if (*(const uint64_t *)(r->host + i))
-			return false;
-	return true;
-}
 
 static void put_header(uint8_t *img, uint32_t flags)
 {
@@ -103,7 +80,7 @@ TEST(multiboot_elf32_gets_info_memory_map_cmdline_and_module)
 	size_t len;
 	uint8_t *img = make_elf32(&len);
 
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	memset(r.host + LOAD_GPA + 0x100, 0xcc, MEM_LEN - 0x100); /* bss must come out zeroed */
 	CHECK(loader_multiboot_load_buf(&r.mem, img, len, &a, &out, &e) == 0);
 	CHECK_EQ(out.mode, BOOT_PROT32);
@@ -139,7 +116,7 @@ TEST(multiboot_elf32_gets_info_memory_map_cmdline_and_module)
 	CHECK_EQ(mm[2].len, RAM_SIZE - 0x100000);
 	CHECK_EQ(mm[3].addr, BOOT_CHIPSET_GPA);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(multiboot_without_cmdline_passes_the_image_name)
@@ -152,13 +129,13 @@ TEST(multiboot_without_cmdline_passes_the_image_name)
 	size_t len;
 	uint8_t *img = make_elf32(&len);
 
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	CHECK(loader_multiboot_load_buf(&r.mem, img, len, &a, &out, &e) == 0);
 	memcpy(&mi, r.host + out.ebx, sizeof(mi));
 	CHECK(strcmp((char *)r.host + mi.cmdline, "kernel") == 0);
 	CHECK_EQ(mi.mods_count, 0);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(multiboot_address_fields_load_a_raw_image)
@@ -181,7 +158,7 @@ TEST(multiboot_address_fields_load_a_raw_image)
 	h.checksum = -(h.magic + h.flags);
 	memcpy(img + 0x20, &h, sizeof(h));
 	img[0x3ff] = 0xab;
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	CHECK(loader_multiboot_load_buf(&r.mem, img, sizeof(img), &a, &out, &e) == 0);
 	CHECK_EQ(out.rip, 0x300100);
 	CHECK(memcmp(r.host + 0x300000, img, sizeof(img)) == 0);
@@ -190,7 +167,7 @@ TEST(multiboot_address_fields_load_a_raw_image)
 	memcpy(img + 0x20, &h, sizeof(h));
 	CHECK(loader_multiboot_load_buf(&r.mem, img, sizeof(img), &a, &out, &e) == -1);
 	CHECK_CONTAINS(e.msg, "entry 0x302000 lies outside the loaded image");
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 static void no_header(uint8_t *img, size_t *len)
@@ -268,7 +245,7 @@ TEST(multiboot_refuses_malformed_images_without_writing_memory)
 	struct errbuf e;
 	struct ram r;
 
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len;
 		uint8_t *img = make_elf32(&len);
@@ -280,7 +257,7 @@ TEST(multiboot_refuses_malformed_images_without_writing_memory)
 		CHECK(ram_untouched(&r));
 		free(img);
 	}
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(multiboot_refuses_a_module_that_does_not_fit)
@@ -295,11 +272,11 @@ TEST(multiboot_refuses_a_module_that_does_not_fit)
 	uint8_t *img = make_elf32(&len);
 
 	CHECK(module);
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	CHECK(loader_multiboot_load_buf(&r.mem, img, len, &a, &out, &e) == -1);
 	CHECK_CONTAINS(e.msg, "kernel and module do not fit in RAM");
 	CHECK(ram_untouched(&r));
 	free(module);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }

@@ -2,11 +2,11 @@
 #include <elf.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 
 #include "kvmlab/boot_params.h"
 #include "kvmlab/loader.h"
 #include "kvmlab/pvh.h"
+#include "test_ram.h"
 #include "unit.h"
 
 #define RAM_SIZE  (64ull << 20)
@@ -16,29 +16,6 @@
 #define NOTE_OFF  0x400u
 #define ENTRY_GPA (LOAD_GPA + 0x50)
 #define FILE_LEN  (CODE_OFF + CODE_LEN)
-
-struct ram {
-	struct gmem mem;
-	uint8_t *host;
-};
-
-static void ram_init(struct ram *r)
-{
-	struct errbuf e;
-
-	r->host = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	CHECK(r->host != MAP_FAILED);
-	memset(&r->mem, 0, sizeof(r->mem));
-	CHECK(gmem_add(&r->mem, 0, RAM_SIZE, r->host, 0, &e) == 0);
-}
-
-static bool ram_untouched(const struct ram *r)
-{
-	for (uint64_t i = 0; i < RAM_SIZE; i += 8)
-		if (*(const uint64_t *)(r->host + i))
-			return false;
-	return true;
-}
 
 /* Appends a note (name padded to 4, descriptor padded to 4); returns the new offset. */
 static size_t put_note(uint8_t *img, size_t off, const char *name, uint32_t type, const void *desc,
@@ -113,7 +90,7 @@ TEST(pvh_enters_at_the_note_with_start_info_memmap_cmdline_and_module)
 	struct errbuf probe;
 
 	CHECK(strcmp(loader_detect(img, len, &probe)->name, "pvh") == 0);
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	CHECK(loader_pvh_load_buf(&r.mem, img, len, &a, &out, &e) == 0);
 	CHECK_EQ(out.mode, BOOT_PROT32);
 	CHECK_EQ(out.rip, ENTRY_GPA);
@@ -136,7 +113,7 @@ TEST(pvh_enters_at_the_note_with_start_info_memmap_cmdline_and_module)
 	CHECK_EQ(mm[1].type, E820_RESERVED);
 	CHECK_EQ(mm[2].addr + mm[2].size, RAM_SIZE);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(pvh_takes_a_four_byte_entry_note)
@@ -148,11 +125,11 @@ TEST(pvh_takes_a_four_byte_entry_note)
 	size_t len;
 	uint8_t *img = make_elf64(&len, 4);
 
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	CHECK(loader_pvh_load_buf(&r.mem, img, len, &a, &out, &e) == 0);
 	CHECK_EQ(out.rip, ENTRY_GPA);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 static Elf64_Phdr *phdrs(uint8_t *img)
@@ -214,7 +191,7 @@ TEST(pvh_refuses_malformed_images_without_writing_memory)
 	struct errbuf e;
 	struct ram r;
 
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t len;
 		uint8_t *img = make_elf64(&len, 8);
@@ -226,7 +203,7 @@ TEST(pvh_refuses_malformed_images_without_writing_memory)
 		CHECK(ram_untouched(&r));
 		free(img);
 	}
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
 
 TEST(pvh_refuses_an_initrd_that_does_not_fit)
@@ -241,11 +218,11 @@ TEST(pvh_refuses_an_initrd_that_does_not_fit)
 	uint8_t *img = make_elf64(&len, 8);
 
 	CHECK(initrd);
-	ram_init(&r);
+	ram_init(&r, RAM_SIZE);
 	CHECK(loader_pvh_load_buf(&r.mem, img, len, &a, &out, &e) == -1);
 	CHECK_CONTAINS(e.msg, "kernel and initrd do not fit in RAM");
 	CHECK(ram_untouched(&r));
 	free(initrd);
 	free(img);
-	munmap(r.host, RAM_SIZE);
+	ram_free(&r);
 }
